@@ -1,0 +1,3 @@
+from holocall_desktop.cli import main
+
+raise SystemExit(main())

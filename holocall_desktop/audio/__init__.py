@@ -1,0 +1,1 @@
+"""Audio devices, spatial mixer, voice processing, tracks."""

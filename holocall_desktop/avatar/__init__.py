@@ -1,0 +1,1 @@
+"""MediaPipe face blendshapes and the avatar rig."""

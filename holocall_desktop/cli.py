@@ -1,0 +1,55 @@
+"""Command-line entry points: ``holocall`` and its subcommands.
+
+Every command has ``--help``, exits non-zero with a one-line reason on bad input, and keeps heavy
+imports (Qt, vispy, aiortc) inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from holocall_desktop import __version__
+
+
+class CliError(Exception):
+    """Bad input to a command; printed as one line, exit code 2."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="holocall", description="HoloCall Desktop: volumetric (3D) video calls."
+    )
+    parser.add_argument("--version", action="version", version=f"holocall {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    from holocall_desktop import commands
+
+    commands.register(sub)
+
+    bench = sub.add_parser("bench", help="run a reproducible benchmark")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="NAME", required=True)
+    from holocall_desktop.bench import available
+
+    for name, module in available().items():
+        doc = (module.__doc__ or name).strip().splitlines()[0]
+        p = bench_sub.add_parser(name, help=doc, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        # plain `holocall`: the desktop app
+        args = parser.parse_args(["app", *(argv or sys.argv[1:])])
+    try:
+        return int(args.handler(args) or 0)
+    except CliError as exc:
+        print(f"holocall: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

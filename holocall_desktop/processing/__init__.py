@@ -1,0 +1,1 @@
+"""Depth processing: filters, background removal, CPU deprojection (the GPU path's reference)."""

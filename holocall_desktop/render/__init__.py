@@ -1,0 +1,1 @@
+"""vispy visuals whose GLSL lives in shaders/: holograms, avatars, the room."""

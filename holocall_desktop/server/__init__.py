@@ -1,0 +1,1 @@
+"""Signaling server (aiohttp): rooms, auth, limits, REST, TURN credentials, presence, metrics."""

@@ -1,0 +1,1 @@
+"""Signaling client, aiortc peer connections, data channels, stats, bitrate control."""

@@ -1,0 +1,1 @@
+"""Qt windows, dialogs and widgets: the only package that imports PySide6."""
