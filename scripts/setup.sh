@@ -28,4 +28,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m holocall_desktop.avatar.model_files install
 echo "setup: done (.venv ready)"
