@@ -21,9 +21,9 @@ def _find(name: str) -> Path:
     for path in candidates:
         if path.is_dir():
             return path
+    looked = ", ".join(str(c) for c in candidates)
     raise FileNotFoundError(
-        f"HoloCall's {name}/ folder is missing (looked in {', '.join(str(c) for c in candidates)}); "
-        "the installation is incomplete"
+        f"HoloCall's {name}/ folder is missing (looked in {looked}); the installation is incomplete"
     )
 
 

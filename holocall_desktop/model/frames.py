@@ -14,7 +14,8 @@ from holocall_desktop.model.intrinsics import Extrinsics, Intrinsics
 class DepthFrame:
     """One timestamped depth + colour capture.
 
-    - ``depth``: ``uint16`` array ``(H, W)``; 0 means "no measurement". Metres = value * depth_units.
+    - ``depth``: ``uint16`` array ``(H, W)``; 0 means "no measurement";
+      metres = value * depth_units.
     - ``depth_units``: metres per depth unit (RealSense default 0.001).
     - ``color``: ``uint8`` RGB ``(Hc, Wc, 3)`` in the colour camera's own geometry, or ``None``.
     - ``depth_intrinsics`` / ``color_intrinsics``: pinhole calibration of each stream.
@@ -35,7 +36,9 @@ class DepthFrame:
 
     def __post_init__(self) -> None:
         if self.depth.dtype != np.uint16 or self.depth.ndim != 2:
-            raise ValueError(f"depth must be a 2-D uint16 array, got {self.depth.dtype} {self.depth.shape}")
+            raise ValueError(
+                f"depth must be a 2-D uint16 array, got {self.depth.dtype} {self.depth.shape}"
+            )
         h, w = self.depth.shape
         di = self.depth_intrinsics
         if (di.width, di.height) != (w, h):
@@ -44,7 +47,9 @@ class DepthFrame:
             raise ValueError(f"depth_units must be positive, got {self.depth_units}")
         if self.color is not None:
             if self.color.dtype != np.uint8 or self.color.ndim != 3 or self.color.shape[2] != 3:
-                raise ValueError(f"color must be (H, W, 3) uint8, got {self.color.dtype} {self.color.shape}")
+                raise ValueError(
+                    f"color must be (H, W, 3) uint8, got {self.color.dtype} {self.color.shape}"
+                )
             if self.color_intrinsics is None:
                 raise ValueError("a colour image needs colour intrinsics")
             ci = self.color_intrinsics
@@ -69,7 +74,7 @@ class DepthFrame:
         return self.depth > 0
 
     def with_depth(self, depth: npt.NDArray[np.uint16]) -> DepthFrame:
-        """The same frame with another depth image of the same geometry (e.g. background removed)."""
+        """The same frame with another depth image of the same geometry (background removed…)."""
         return DepthFrame(
             depth=depth,
             depth_units=self.depth_units,

@@ -1,0 +1,39 @@
+"""Rendering tests: real vispy + Qt OpenGL (Mesa llvmpipe under Xvfb), checked by pixels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from holocall_desktop.render.scene import BACKGROUND, HoloScene
+
+
+@pytest.fixture(scope="session")
+def gl_app() -> None:
+    import vispy
+
+    vispy.use(app="pyside6")
+
+
+@pytest.fixture
+def bare_scene(gl_app: None) -> Iterator[HoloScene]:
+    """A scene without room furniture, so every non-background pixel is hologram."""
+    scene = HoloScene(size=(480, 360), show_room=False, show=True)
+    yield scene
+    scene.close()
+
+
+def foreground_mask(image: npt.NDArray[np.uint8], tol: int = 6) -> npt.NDArray[np.bool_]:
+    bg = np.round(np.asarray(BACKGROUND[:3]) * 255).astype(int)
+    return np.abs(image[..., :3].astype(int) - bg).max(axis=-1) > tol
+
+
+def map_to_canvas(
+    scene: HoloScene, pid: str, points: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    """Canvas pixel coordinates (x right, y down) of depth-camera points, via vispy's transforms."""
+    mapped = np.asarray(scene.capture_to_canvas(pid).map(points.astype(np.float64)))
+    return mapped[:, :2] / mapped[:, 3:4]
