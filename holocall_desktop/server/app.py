@@ -1,0 +1,129 @@
+"""Application factory and the in-process server (``async with SignalingServer(cfg) as s``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from types import TracebackType
+
+from aiohttp import web
+
+from holocall_desktop.server.auth import TokenService
+from holocall_desktop.server.config import ServerConfig
+from holocall_desktop.server.metrics import Metrics
+from holocall_desktop.server.presence import MemoryPresence, Presence
+from holocall_desktop.server.rest import RestApi
+from holocall_desktop.server.ws import SignalingHub
+
+log = logging.getLogger(__name__)
+
+
+def make_presence(config: ServerConfig) -> Presence:
+    if config.redis_url:
+        from holocall_desktop.server.presence_redis import RedisPresence
+
+        return RedisPresence(config)
+    return MemoryPresence(config.instance_id)
+
+
+def create_app(
+    config: ServerConfig,
+    presence: Presence | None = None,
+    tokens: TokenService | None = None,
+    admin_token: str | None = None,
+) -> tuple[web.Application, SignalingHub, RestApi]:
+    """The aiohttp application with the WebSocket endpoint and the REST API."""
+    config.validate()
+    presence = presence or make_presence(config)
+    tokens = tokens or TokenService(config)
+    metrics = Metrics()
+    hub = SignalingHub(config, presence, tokens, metrics)
+    api = RestApi(
+        config, hub, tokens, metrics, admin_token or config.admin_token or secrets.token_urlsafe(32)
+    )
+    app = web.Application(client_max_size=64 * 1024)
+    app.router.add_get("/ws", hub.handle)
+    app.add_routes(api.routes())
+    return app, hub, api
+
+
+class SignalingServer:
+    """The signaling server on an asyncio loop: ``port = await server.start()``, then ``stop()``.
+
+    ``port=0`` in the configuration binds a free port; :attr:`port` tells which.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config.validate()
+        self.admin_token = config.admin_token or secrets.token_urlsafe(32)
+        self.tokens = TokenService(config)
+        self.presence = make_presence(config)
+        self.app, self.hub, self.api = create_app(
+            config, self.presence, self.tokens, self.admin_token
+        )
+        self._runner: web.AppRunner | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self.port = 0
+
+    @property
+    def http_url(self) -> str:
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return self.http_url.replace("http://", "ws://", 1) + "/ws"
+
+    async def start(self) -> int:
+        await self.presence.start(self.hub.deliver)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.config.host, self.config.port, backlog=4096, reuse_address=True
+        )
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            await self.presence.stop()
+            raise
+        addresses = self._runner.addresses
+        self.port = int(addresses[0][1]) if addresses else self.config.port
+        self._maintenance = asyncio.create_task(self._maintain())
+        return self.port
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self.config.room_idle_ttl))
+            try:
+                for room_id in await self.presence.sweep(self.config.room_idle_ttl):
+                    log.info("room %s expired", room_id)
+            except Exception:
+                log.exception("room sweep failed")
+
+    async def stop(self, notice: str = "the server is shutting down") -> None:
+        """Tell every client (``server-shutdown``, then close code 1001) and release resources."""
+        if self._runner is None:
+            return
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+        await self.hub.shutdown(notice)
+        await self._runner.cleanup()
+        self._runner = None
+        await self.presence.stop()
+
+    async def __aenter__(self) -> SignalingServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,244 @@
+"""``holocall-signal``: run the signaling server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from holocall_desktop.server.config import JWT_ALGORITHMS, ConfigError, ServerConfig
+
+ENV = {
+    "jwt_secret": "HOLOCALL_JWT_SECRET",
+    "jwt_private_key": "HOLOCALL_JWT_PRIVATE_KEY_FILE",
+    "admin_token": "HOLOCALL_ADMIN_TOKEN",
+    "turn_secret": "HOLOCALL_TURN_SECRET",
+    "redis": "HOLOCALL_REDIS_URL",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = ServerConfig()
+    p = argparse.ArgumentParser(
+        prog="holocall-signal",
+        description=(
+            "HoloCall signaling server: WebSocket signaling at ws://HOST:PORT/ws?token=JWT, "
+            "REST API (see /openapi.json), TURN credentials, Prometheus metrics. "
+            "Secrets may come from the environment: "
+            + ", ".join(f"{v}" for v in ENV.values())
+            + "."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    net = p.add_argument_group("network")
+    net.add_argument("--host", default=d.host, help="address to listen on")
+    net.add_argument("--port", type=int, default=d.port, help="TCP port (0 = pick a free one)")
+    net.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="proxy address whose X-Forwarded-For is believed (repeatable)",
+    )
+    auth = p.add_argument_group("auth")
+    auth.add_argument("--jwt-algorithm", choices=JWT_ALGORITHMS, default=d.jwt_algorithm)
+    auth.add_argument(
+        "--jwt-private-key",
+        type=Path,
+        metavar="PEM",
+        help=f"private key for RS256/ES256 (env {ENV['jwt_private_key']}); generated if absent",
+    )
+    auth.add_argument(
+        "--jwt-secret", help=f"shared secret for HS256, >= 32 bytes (env {ENV['jwt_secret']})"
+    )
+    auth.add_argument(
+        "--admin-token",
+        help=f"bearer token for admin endpoints (env {ENV['admin_token']}); generated if absent",
+    )
+    auth.add_argument("--access-ttl", type=float, default=d.access_token_ttl, metavar="S")
+    auth.add_argument("--refresh-ttl", type=float, default=d.refresh_token_ttl, metavar="S")
+    auth.add_argument("--jwt-leeway", type=float, default=d.jwt_leeway, metavar="S")
+    lim = p.add_argument_group("limits")
+    lim.add_argument("--max-users", type=int, default=d.max_users_per_room, help="per room")
+    lim.add_argument(
+        "--max-rooms-per-ip", type=int, default=d.max_rooms_per_ip, help="0 = unlimited"
+    )
+    lim.add_argument(
+        "--cooldown",
+        type=float,
+        default=d.connection_cooldown,
+        metavar="S",
+        help="minimum time between two connections of one user from one address (0 = off)",
+    )
+    lim.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
+    lim.add_argument(
+        "--message-rate", type=float, default=d.message_rate, help="messages/s per connection"
+    )
+    lim.add_argument("--message-burst", type=int, default=d.message_burst)
+    lim.add_argument(
+        "--max-violations",
+        type=int,
+        default=d.max_violations,
+        help="protocol errors before a connection is closed",
+    )
+    lim.add_argument("--max-connections", type=int, default=d.max_connections)
+    life = p.add_argument_group("lifecycle")
+    life.add_argument("--heartbeat", type=float, default=d.heartbeat_interval, metavar="S")
+    life.add_argument(
+        "--grace",
+        type=float,
+        default=d.reconnect_grace,
+        metavar="S",
+        help="a dropped participant keeps its seat this long",
+    )
+    life.add_argument("--join-timeout", type=float, default=d.join_timeout, metavar="S")
+    life.add_argument("--room-idle-ttl", type=float, default=d.room_idle_ttl, metavar="S")
+    ice = p.add_argument_group("STUN/TURN")
+    ice.add_argument(
+        "--stun-url",
+        action="append",
+        metavar="URL",
+        help=f"STUN URL handed to clients (repeatable; default {', '.join(d.stun_urls)})",
+    )
+    ice.add_argument("--no-stun", action="store_true", help="hand out no STUN server")
+    ice.add_argument(
+        "--turn-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="TURN URL, e.g. turn:turn.example.com:3478?transport=udp (repeatable)",
+    )
+    ice.add_argument("--turn-secret", help=f"coturn static-auth-secret (env {ENV['turn_secret']})")
+    ice.add_argument("--turn-ttl", type=float, default=d.turn_ttl, metavar="S")
+    red = p.add_argument_group("presence")
+    red.add_argument(
+        "--redis",
+        metavar="URL",
+        help=f"share rooms with other instances through Redis (env {ENV['redis']})",
+    )
+    red.add_argument("--redis-prefix", default=d.redis_prefix)
+    red.add_argument("--instance-id", help="name of this instance (default: random)")
+    red.add_argument(
+        "--instance-ttl",
+        type=float,
+        default=d.instance_ttl,
+        metavar="S",
+        help="a silent instance's users leave their rooms after this",
+    )
+    red.add_argument("--instance-heartbeat", type=float, default=d.instance_heartbeat, metavar="S")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """A validated configuration; raises :class:`ConfigError` with a one-line reason."""
+    key_path: Path | None = args.jwt_private_key or (
+        Path(os.environ[ENV["jwt_private_key"]]) if os.environ.get(ENV["jwt_private_key"]) else None
+    )
+    pem = None
+    if key_path is not None:
+        try:
+            pem = key_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read JWT private key {key_path}: {exc.strerror}") from None
+    stun = () if args.no_stun else tuple(args.stun_url or ServerConfig().stun_urls)
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        jwt_algorithm=args.jwt_algorithm,
+        jwt_private_key_pem=pem,
+        jwt_secret=args.jwt_secret or os.environ.get(ENV["jwt_secret"]) or None,
+        access_token_ttl=args.access_ttl,
+        refresh_token_ttl=args.refresh_ttl,
+        jwt_leeway=args.jwt_leeway,
+        admin_token=args.admin_token or os.environ.get(ENV["admin_token"]) or None,
+        max_users_per_room=args.max_users,
+        max_rooms_per_ip=args.max_rooms_per_ip,
+        connection_cooldown=args.cooldown,
+        max_message_bytes=args.max_message_bytes,
+        message_rate=args.message_rate,
+        message_burst=args.message_burst,
+        max_violations=args.max_violations,
+        max_connections=args.max_connections,
+        heartbeat_interval=args.heartbeat,
+        reconnect_grace=args.grace,
+        join_timeout=args.join_timeout,
+        room_idle_ttl=args.room_idle_ttl,
+        stun_urls=stun,
+        turn_urls=tuple(args.turn_url),
+        turn_secret=args.turn_secret or os.environ.get(ENV["turn_secret"]) or None,
+        turn_ttl=args.turn_ttl,
+        redis_url=args.redis or os.environ.get(ENV["redis"]) or None,
+        redis_prefix=args.redis_prefix,
+        instance_id=args.instance_id,
+        instance_ttl=args.instance_ttl,
+        instance_heartbeat=args.instance_heartbeat,
+        trusted_proxies=tuple(args.trusted_proxy),
+    )
+    if config.admin_token is not None and len(config.admin_token) < 16:
+        raise ConfigError("the admin token must be at least 16 characters")
+    return config.validate()
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft open-files limit towards ``wanted`` (capped by the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+async def serve(config: ServerConfig) -> None:
+    from holocall_desktop.server.app import SignalingServer
+
+    server = SignalingServer(config)
+    await server.start()
+    log = logging.getLogger("holocall_desktop.server")
+    print(f"holocall-signal: listening on {server.http_url} (ws: {server.ws_url})", flush=True)
+    if config.admin_token is None:
+        print(f"holocall-signal: admin token (generated): {server.admin_token}", flush=True)
+    kind = type(server.presence).__name__
+    log.info("instance %s, presence %s", server.presence.instance_id, kind)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("holocall-signal: shutting down", flush=True)
+    await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"holocall-signal: error: {exc}", file=sys.stderr)
+        return 2
+    raise_fd_limit(config.max_connections + 1024)
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"holocall-signal: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

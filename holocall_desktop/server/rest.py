@@ -1,0 +1,300 @@
+"""REST endpoints: health, stats, metrics, rooms, invites and token refresh (see openapi.json)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from holocall_desktop.server import messages as m
+from holocall_desktop.server.auth import (
+    AuthError,
+    Claims,
+    TokenService,
+    admin_token_matches,
+    bearer,
+    hash_secret,
+    new_invite_secret,
+    secret_matches,
+)
+from holocall_desktop.server.config import ServerConfig
+from holocall_desktop.server.metrics import Metrics
+from holocall_desktop.server.rooms import RoomInfo
+from holocall_desktop.server.ws import SignalingHub, client_ip
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status, headers=headers)
+
+
+class RestApi:
+    def __init__(
+        self,
+        config: ServerConfig,
+        hub: SignalingHub,
+        tokens: TokenService,
+        metrics: Metrics,
+        admin_token: str,
+    ) -> None:
+        self.config = config
+        self.hub = hub
+        self.presence = hub.presence
+        self.tokens = tokens
+        self.metrics = metrics
+        self.admin_token = admin_token
+        self.started = time.time()
+        metrics.describe("holocall_signal_http_requests_total", "counter", "REST requests.")
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/health", self.health),
+            web.get("/stats", self.stats),
+            web.get("/metrics", self.metrics_text),
+            web.get("/openapi.json", self.openapi),
+            web.get("/rooms", self.list_rooms),
+            web.post("/rooms", self.create_room),
+            web.delete("/rooms/{roomId}", self.delete_room),
+            web.get("/rooms/{roomId}/users", self.room_users),
+            web.delete("/rooms/{roomId}/users/{userId}", self.kick_user),
+            web.post("/rooms/{roomId}/tokens", self.exchange_invite),
+            web.post("/auth/refresh", self.refresh),
+        ]
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _is_admin(self, request: web.Request) -> bool:
+        return admin_token_matches(bearer(request.headers.get("Authorization")), self.admin_token)
+
+    def _room_claims(self, request: web.Request, room_id: str) -> Claims | None:
+        token = bearer(request.headers.get("Authorization"))
+        if token is None:
+            return None
+        try:
+            return self.tokens.verify(token, token_type="access", room_id=room_id)
+        except AuthError:
+            return None
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        try:
+            data = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise web.HTTPBadRequest(
+                text=json.dumps({"code": "invalid-json", "message": f"body is not JSON: {exc}"}),
+                content_type="application/json",
+            ) from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(
+                text=json.dumps({"code": "invalid-body", "message": "body must be a JSON object"}),
+                content_type="application/json",
+            )
+        return data
+
+    @staticmethod
+    def _user_id(data: dict[str, Any]) -> str | web.Response:
+        value = data.get("userId")
+        if value is None:
+            return "u-" + uuid.uuid4().hex[:10]
+        if not isinstance(value, str) or not m.ID_PATTERN.match(value):
+            return _error(
+                400, "invalid-user-id", "userId must be 1-64 characters of A-Z a-z 0-9 _ . -"
+            )
+        return value
+
+    # ---- public ------------------------------------------------------------------------------
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "status": "shutting-down" if self.hub.shutting_down else "ok",
+                "instance": self.presence.instance_id,
+                "shared": self.presence.shared,
+                "uptime": round(time.time() - self.started, 3),
+            },
+            status=503 if self.hub.shutting_down else 200,
+        )
+
+    async def stats(self, request: web.Request) -> web.Response:
+        rooms = await self.presence.list_rooms()
+        mt = self.metrics
+        return web.json_response(
+            {
+                "instance": self.presence.instance_id,
+                "connections": len(self.hub.connections),
+                "localParticipants": len(self.hub.local),
+                "rooms": len(rooms),
+                "participants": sum(n for _, n in rooms),
+                "connectionsTotal": int(mt.total("holocall_signal_connections_total")),
+                "rejectedTotal": int(mt.total("holocall_signal_rejected_total")),
+                "messagesTotal": int(mt.total("holocall_signal_messages_total")),
+                "relayedTotal": int(mt.total("holocall_signal_relayed_total")),
+                "errorsTotal": int(mt.total("holocall_signal_errors_total")),
+                "uptime": round(time.time() - self.started, 3),
+            }
+        )
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self.metrics.render().encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")
+
+    # ---- rooms -------------------------------------------------------------------------------
+
+    async def create_room(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        user_id = self._user_id(data)
+        if isinstance(user_id, web.Response):
+            return user_id
+        max_users = data.get("maxUsers", self.config.max_users_per_room)
+        if (
+            isinstance(max_users, bool)
+            or not isinstance(max_users, int)
+            or not 1 <= max_users <= self.config.max_users_per_room
+        ):
+            return _error(
+                400,
+                "invalid-max-users",
+                f"maxUsers must be an integer 1..{self.config.max_users_per_room}",
+            )
+        invite = new_invite_secret()
+        admin = self._is_admin(request)
+        # rooms the admin creates do not count against the caller's address
+        ip = "admin" if admin else client_ip(request, self.config.trusted_proxies)
+        info = RoomInfo(
+            room_id=secrets.token_urlsafe(9),
+            max_users=max_users,
+            created_at=time.time(),
+            created_by=ip,
+            invite_hash=hash_secret(invite),
+            host_user_id=user_id,
+        )
+        limit = 0 if admin else self.config.max_rooms_per_ip
+        if not await self.presence.create_room(info, limit):
+            self.metrics.inc("holocall_signal_rejected_total", reason="too-many-rooms")
+            return _error(
+                429,
+                "too-many-rooms",
+                f"at most {self.config.max_rooms_per_ip} active rooms per address",
+            )
+        pair = self.tokens.issue_pair(user_id=user_id, room_id=info.room_id, role="host")
+        return web.json_response(
+            {
+                "roomId": info.room_id,
+                "inviteSecret": invite,
+                "userId": user_id,
+                "role": "host",
+                "maxUsers": max_users,
+                **pair.as_json(),
+            },
+            status=201,
+        )
+
+    async def list_rooms(self, request: web.Request) -> web.Response:
+        if not self._is_admin(request):
+            return _error(403, "forbidden", "the admin token is required")
+        rooms = await self.presence.list_rooms()
+        return web.json_response(
+            {
+                "rooms": [
+                    {
+                        "roomId": info.room_id,
+                        "participants": count,
+                        "maxUsers": info.max_users,
+                        "createdAt": info.created_at,
+                        "host": info.host_user_id,
+                    }
+                    for info, count in sorted(rooms, key=lambda r: r[0].created_at)
+                ]
+            }
+        )
+
+    async def delete_room(self, request: web.Request) -> web.Response:
+        room_id = request.match_info["roomId"]
+        claims = self._room_claims(request, room_id)
+        if not (self._is_admin(request) or (claims is not None and claims.is_host)):
+            return _error(403, "forbidden", "the room's host or the admin may close it")
+        if await self.presence.get_room(room_id) is None:
+            return _error(404, "room-not-found", f"room {room_id} does not exist")
+        closed = await self.hub.close_room(room_id)
+        return web.json_response({"roomId": room_id, "closed": True, "participants": closed})
+
+    async def room_users(self, request: web.Request) -> web.Response:
+        room_id = request.match_info["roomId"]
+        if not (self._is_admin(request) or self._room_claims(request, room_id) is not None):
+            return _error(403, "forbidden", "a token for this room or the admin token is required")
+        if await self.presence.get_room(room_id) is None:
+            return _error(404, "room-not-found", f"room {room_id} does not exist")
+        members = sorted(await self.presence.members(room_id), key=lambda x: x.seat)
+        return web.json_response({"roomId": room_id, "users": [x.public() for x in members]})
+
+    async def kick_user(self, request: web.Request) -> web.Response:
+        room_id = request.match_info["roomId"]
+        user_id = request.match_info["userId"]
+        claims = self._room_claims(request, room_id)
+        if not (self._is_admin(request) or (claims is not None and claims.is_host)):
+            return _error(403, "forbidden", "only the room's host or the admin may remove users")
+        if claims is not None and claims.user_id == user_id:
+            return _error(400, "invalid-target", "the host cannot remove itself; leave instead")
+        if not await self.hub.kick(room_id, user_id):
+            return _error(404, "user-not-found", f"{user_id} is not in room {room_id}")
+        return web.json_response({"roomId": room_id, "userId": user_id, "removed": True})
+
+    # ---- tokens ------------------------------------------------------------------------------
+
+    async def exchange_invite(self, request: web.Request) -> web.Response:
+        room_id = request.match_info["roomId"]
+        data = await self._body(request)
+        invite = data.get("inviteSecret")
+        if not isinstance(invite, str) or not invite:
+            return _error(400, "invalid-body", "inviteSecret (string) is required")
+        user_id = self._user_id(data)
+        if isinstance(user_id, web.Response):
+            return user_id
+        info = await self.presence.get_room(room_id)
+        if info is None or not secret_matches(invite, info.invite_hash):
+            self.metrics.inc("holocall_signal_rejected_total", reason="bad-invite")
+            return _error(403, "forbidden", "unknown room or wrong invite secret")
+        if user_id == info.host_user_id or await self.presence.member(room_id, user_id):
+            return _error(409, "user-id-taken", f"{user_id} is already used in this room")
+        pair = self.tokens.issue_pair(user_id=user_id, room_id=room_id, role="guest")
+        return web.json_response(
+            {"roomId": room_id, "userId": user_id, "role": "guest", **pair.as_json()}
+        )
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        token = data.get("refreshToken")
+        if not isinstance(token, str):
+            return _error(400, "invalid-body", "refreshToken (string) is required")
+        try:
+            claims = self.tokens.verify(token, token_type="refresh")
+        except AuthError as exc:
+            return _error(401, exc.code, exc.message)
+        if await self.presence.get_room(claims.room_id) is None:
+            return _error(404, "room-not-found", f"room {claims.room_id} no longer exists")
+        ttl = max(1.0, claims.expires_at - time.time() + self.tokens.leeway)
+        if not await self.presence.consume_once(f"refresh|{claims.jti}", ttl):
+            return _error(401, "token-reused", "this refresh token was already used")
+        pair = self.tokens.issue_pair(
+            user_id=claims.user_id, room_id=claims.room_id, role=claims.role
+        )
+        return web.json_response(
+            {
+                "roomId": claims.room_id,
+                "userId": claims.user_id,
+                "role": claims.role,
+                **pair.as_json(),
+            }
+        )

@@ -1,0 +1,452 @@
+"""The WebSocket endpoint ``/ws?token=JWT``: joins, relays, limits and the connection lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from holocall_desktop.server import messages as m
+from holocall_desktop.server.auth import AuthError, Claims, TokenService
+from holocall_desktop.server.config import ServerConfig
+from holocall_desktop.server.messages import CloseCode, ProtocolError
+from holocall_desktop.server.metrics import Metrics
+from holocall_desktop.server.presence import CONTROL, Presence
+from holocall_desktop.server.turn import ice_servers
+
+log = logging.getLogger(__name__)
+
+
+def client_ip(request: web.BaseRequest, trusted_proxies: tuple[str, ...]) -> str:
+    """The peer address, or the last ``X-Forwarded-For`` hop when the peer is a trusted proxy."""
+    remote = request.remote or "unknown"
+    if remote in trusted_proxies:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            return hops[-1]
+    return remote
+
+
+def control_close(code: int, error_code: str, message: str, session: str) -> dict[str, Any]:
+    """An instance-to-instance order to close one user's connection."""
+    return {
+        "type": CONTROL,
+        "action": "close",
+        "closeCode": code,
+        "code": error_code,
+        "message": message,
+        "session": session,
+    }
+
+
+class Connection:
+    """One client WebSocket."""
+
+    __slots__ = (
+        "_allowance",
+        "_last",
+        "claims",
+        "ip",
+        "room_id",
+        "session",
+        "violations",
+        "ws",
+    )
+
+    def __init__(self, ws: web.WebSocketResponse, ip: str, claims: Claims, burst: int) -> None:
+        self.ws = ws
+        self.ip = ip
+        self.claims = claims
+        self.session = uuid.uuid4().hex
+        self.room_id: str | None = None
+        self.violations = 0
+        self._allowance = float(burst)
+        self._last = time.monotonic()
+
+    @property
+    def user_id(self) -> str:
+        return self.claims.user_id
+
+    def take_token(self, rate: float, burst: int) -> bool:
+        """Token bucket: ``rate`` messages per second sustained, ``burst`` at once."""
+        now = time.monotonic()
+        self._allowance = min(float(burst), self._allowance + (now - self._last) * rate)
+        self._last = now
+        if self._allowance < 1.0:
+            return False
+        self._allowance -= 1.0
+        return True
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_str(m.encode(message))
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=code, message=reason.encode()[:120])
+
+
+class SignalingHub:
+    """Owns the connections of this instance and applies the protocol to them."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        presence: Presence,
+        tokens: TokenService,
+        metrics: Metrics,
+    ) -> None:
+        self.config = config
+        self.presence = presence
+        self.tokens = tokens
+        self.metrics = metrics
+        self.connections: set[Connection] = set()
+        self.local: dict[tuple[str, str], Connection] = {}
+        self._grace: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.shutting_down = False
+        self._background: set[asyncio.Future[None]] = set()
+        self._describe_metrics()
+
+    def _describe_metrics(self) -> None:
+        mt = self.metrics
+        mt.gauge(
+            "holocall_signal_connections",
+            "Open WebSocket connections.",
+            lambda: len(self.connections),
+        )
+        mt.gauge(
+            "holocall_signal_local_participants",
+            "Participants joined through this instance.",
+            lambda: len(self.local),
+        )
+        for name, text in (
+            ("connections_total", "WebSocket connections accepted."),
+            ("rejected_total", "Connections and requests refused, by reason."),
+            ("messages_total", "Client messages, by type."),
+            ("relayed_total", "Offers, answers and candidates relayed."),
+            ("errors_total", "Error frames sent, by code."),
+            ("joins_total", "Join attempts, by outcome."),
+        ):
+            mt.describe(f"holocall_signal_{name}", "counter", text)
+
+    # ---- connection lifecycle --------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        cfg = self.config
+        if self.shutting_down:
+            raise web.HTTPServiceUnavailable(text="server is shutting down")
+        ws = web.WebSocketResponse(
+            heartbeat=cfg.heartbeat_interval,
+            max_msg_size=cfg.max_message_bytes,
+            compress=False,
+            timeout=max(cfg.shutdown_grace, 0.5),
+        )
+        await ws.prepare(request)
+        ip = client_ip(request, cfg.trusted_proxies)
+
+        async def refuse(code: int, err: str, text: str, **extra: Any) -> web.WebSocketResponse:
+            self.metrics.inc("holocall_signal_rejected_total", reason=err)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_str(m.encode(m.error(err, text, **extra)))
+                await ws.close(code=code, message=text.encode()[:120])
+            return ws
+
+        if len(self.connections) >= cfg.max_connections:
+            return await refuse(CloseCode.TRY_AGAIN_LATER, "server-full", "server is at capacity")
+        try:
+            claims = self.tokens.verify(request.query.get("token", ""), token_type="access")
+        except AuthError as exc:
+            return await refuse(CloseCode.UNAUTHORIZED, exc.code, exc.message)
+        wait = await self.presence.cooldown(f"conn|{ip}|{claims.user_id}", cfg.connection_cooldown)
+        if wait > 0:
+            return await refuse(
+                CloseCode.RATE_LIMITED,
+                "cooldown",
+                f"reconnecting too fast; retry in {wait:.1f} s",
+                retryAfter=round(wait, 2),
+            )
+
+        conn = Connection(ws, ip, claims, cfg.message_burst)
+        self.connections.add(conn)
+        self.metrics.inc("holocall_signal_connections_total")
+        loop = asyncio.get_running_loop()
+        join_timer = loop.call_later(cfg.join_timeout, self._join_timeout, conn)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_text(conn, msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await self._violation(
+                        conn,
+                        ProtocolError(
+                            "binary-not-supported", "binary frames are not part of the protocol"
+                        ),
+                    )
+                elif msg.type == WSMsgType.ERROR:
+                    self.metrics.inc("holocall_signal_errors_total", code="frame-error")
+                    break
+        except Exception:  # one bad client never takes the server down
+            log.exception("connection %s failed", conn.session)
+        finally:
+            join_timer.cancel()
+            self.connections.discard(conn)
+            await self._on_disconnect(conn)
+        return ws
+
+    def _join_timeout(self, conn: Connection) -> None:
+        if conn.room_id is None and not conn.ws.closed:
+            task = asyncio.ensure_future(
+                self._close_with_error(
+                    conn, CloseCode.JOIN_TIMEOUT, "join-timeout", "no join-room in time"
+                )
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _close_with_error(self, conn: Connection, code: int, err: str, text: str) -> None:
+        self.metrics.inc("holocall_signal_errors_total", code=err)
+        await conn.send(m.error(err, text))
+        await conn.close(code, text)
+
+    async def _on_disconnect(self, conn: Connection) -> None:
+        room_id = conn.room_id
+        if room_id is None:
+            return
+        key = (room_id, conn.user_id)
+        if self.local.get(key) is conn:
+            del self.local[key]
+        if self.shutting_down:
+            return
+        try:
+            if self.config.reconnect_grace > 0:
+                if await self.presence.mark_disconnected(room_id, conn.user_id, conn.session):
+                    self._grace[key] = asyncio.create_task(
+                        self._expire_seat(room_id, conn.user_id, conn.session)
+                    )
+            else:
+                await self._remove(room_id, conn.user_id, conn.session, "disconnected")
+        except Exception:
+            log.exception("cleanup of %s in %s failed", conn.user_id, room_id)
+
+    async def _expire_seat(self, room_id: str, user_id: str, session: str) -> None:
+        try:
+            await asyncio.sleep(self.config.reconnect_grace)
+            await self._remove(room_id, user_id, session, "timeout")
+        finally:
+            if self._grace.get((room_id, user_id)) is asyncio.current_task():
+                del self._grace[(room_id, user_id)]
+
+    async def _remove(self, room_id: str, user_id: str, session: str | None, reason: str) -> bool:
+        gone = await self.presence.leave(room_id, user_id, session)
+        if gone is None:
+            return False
+        await self.presence.broadcast(room_id, m.user_left(room_id, user_id, reason))
+        return True
+
+    # ---- messages --------------------------------------------------------------------------
+
+    async def _violation(self, conn: Connection, exc: ProtocolError) -> None:
+        conn.violations += 1
+        self.metrics.inc("holocall_signal_errors_total", code=exc.code)
+        await conn.send(m.error(exc.code, exc.message))
+        if conn.violations >= self.config.max_violations:
+            await self._close_with_error(
+                conn,
+                CloseCode.POLICY_VIOLATION,
+                "too-many-errors",
+                f"closed after {conn.violations} protocol errors",
+            )
+
+    async def _error(self, conn: Connection, code: str, text: str, **extra: Any) -> None:
+        self.metrics.inc("holocall_signal_errors_total", code=code)
+        await conn.send(m.error(code, text, **extra))
+
+    async def _on_text(self, conn: Connection, text: str) -> None:
+        started = time.perf_counter()
+        cfg = self.config
+        if not conn.take_token(cfg.message_rate, cfg.message_burst):
+            await self._violation(
+                conn,
+                ProtocolError(
+                    "rate-limited", f"more than {cfg.message_rate:g} messages per second; dropped"
+                ),
+            )
+            return
+        try:
+            msg = m.parse_client_message(text, max_sdp_chars=cfg.max_message_bytes)
+        except ProtocolError as exc:
+            await self._violation(conn, exc)
+            return
+        if isinstance(msg, m.Relay):
+            self.metrics.inc("holocall_signal_messages_total", type=msg.type)
+            await self._relay(conn, msg)
+        elif isinstance(msg, m.JoinRoom):
+            self.metrics.inc("holocall_signal_messages_total", type="join-room")
+            await self._join(conn, msg)
+        else:
+            self.metrics.inc("holocall_signal_messages_total", type="leave-room")
+            await self._leave(conn, msg)
+        self.metrics.observe_handling(time.perf_counter() - started)
+
+    async def _join(self, conn: Connection, msg: m.JoinRoom) -> None:
+        claims = conn.claims
+        if conn.room_id is not None:
+            await self._error(
+                conn, "already-joined", f"already in room {conn.room_id}; leave first"
+            )
+            return
+        if msg.room_id != claims.room_id:
+            await self._violation(
+                conn, ProtocolError("forbidden", "this token is for another room")
+            )
+            return
+        if msg.user_id != claims.user_id:
+            await self._violation(
+                conn, ProtocolError("forbidden", "userId does not match the token")
+            )
+            return
+        result = await self.presence.join(msg.room_id, msg.user_id, claims.role, conn.session)
+        self.metrics.inc("holocall_signal_joins_total", outcome=result.status)
+        if result.status == "no-room":
+            await self._error(conn, "room-not-found", f"room {msg.room_id} does not exist")
+            return
+        if result.status == "banned":
+            await self._close_with_error(
+                conn, CloseCode.FORBIDDEN, "forbidden", "you were removed from this room"
+            )
+            return
+        if result.status == "full":
+            await conn.send(m.room_full(msg.room_id, result.max_users))
+            return
+        assert result.member is not None
+        key = (msg.room_id, msg.user_id)
+        grace = self._grace.pop(key, None)
+        if grace is not None:
+            grace.cancel()
+        previous = result.previous
+        if previous is not None and previous.session != conn.session and previous.connected:
+            old = self.local.get(key)
+            order = control_close(
+                CloseCode.REPLACED, "replaced", "you connected again elsewhere", previous.session
+            )
+            if old is not None and old is not conn:
+                await self.deliver(msg.room_id, msg.user_id, order)
+            elif previous.instance != self.presence.instance_id:
+                await self.presence.send(msg.room_id, previous, order)
+        conn.room_id = msg.room_id
+        self.local[key] = conn
+        state = m.room_state(
+            msg.room_id,
+            msg.user_id,
+            result.member.seat,
+            [p.public() for p in result.members],
+            ice_servers(self.config, msg.user_id),
+            result.max_users,
+        )
+        if result.status == "rejoined":
+            state["rejoined"] = True
+        await conn.send(state)
+        if result.status == "joined":
+            await self.presence.broadcast(
+                msg.room_id,
+                m.user_joined(msg.room_id, msg.user_id, result.member.seat, result.member.role),
+                exclude=msg.user_id,
+            )
+
+    async def _leave(self, conn: Connection, msg: m.LeaveRoom) -> None:
+        if conn.room_id is None or conn.room_id != msg.room_id:
+            await self._error(conn, "not-in-room", f"not in room {msg.room_id}")
+            return
+        key = (conn.room_id, conn.user_id)
+        if self.local.get(key) is conn:
+            del self.local[key]
+        conn.room_id = None
+        await self._remove(msg.room_id, conn.user_id, conn.session, "left")
+
+    async def _relay(self, conn: Connection, msg: m.Relay) -> None:
+        if conn.room_id is None:
+            await self._error(conn, "not-in-room", f"join a room before sending {msg.type}")
+            return
+        if msg.to == conn.user_id:
+            await self._error(conn, "invalid-target", f"{msg.type} cannot be sent to yourself")
+            return
+        target = await self.presence.member(conn.room_id, msg.to)
+        if target is None or not target.connected:
+            await self._error(conn, "unknown-peer", f"{msg.to} is not in this room", to=msg.to)
+            return
+        await self.presence.send(conn.room_id, target, msg.forward(conn.user_id))
+        self.metrics.inc("holocall_signal_relayed_total")
+
+    # ---- delivery from presence --------------------------------------------------------------
+
+    async def deliver(self, room_id: str, user_id: str, message: dict[str, Any]) -> None:
+        conn = self.local.get((room_id, user_id))
+        if conn is None:
+            return
+        if message.get("type") == CONTROL:
+            if message.get("session") not in (None, conn.session):
+                return
+            if message.get("action") == "close":
+                if self.local.get((room_id, user_id)) is conn:
+                    del self.local[(room_id, user_id)]
+                conn.room_id = None
+                await self._close_with_error(
+                    conn,
+                    int(message["closeCode"]),
+                    str(message["code"]),
+                    str(message["message"]),
+                )
+            return
+        await conn.send(message)
+
+    # ---- host and admin actions ----------------------------------------------------------------
+
+    async def kick(self, room_id: str, user_id: str) -> bool:
+        """Remove ``user_id`` from the room and keep it out; ``False`` if it was not there."""
+        await self.presence.ban(room_id, user_id)
+        gone = await self.presence.leave(room_id, user_id)
+        if gone is None:
+            return False
+        grace = self._grace.pop((room_id, user_id), None)
+        if grace is not None:
+            grace.cancel()
+        order = control_close(CloseCode.KICKED, "kicked", "the host removed you", gone.session)
+        await self.presence.send(room_id, gone, order)
+        await self.presence.broadcast(room_id, m.user_left(room_id, user_id, "kicked"))
+        return True
+
+    async def close_room(self, room_id: str) -> int:
+        """Delete a room and close its members' connections; returns how many there were."""
+        members = await self.presence.delete_room(room_id)
+        for member in members:
+            grace = self._grace.pop((room_id, member.user_id), None)
+            if grace is not None:
+                grace.cancel()
+            order = control_close(
+                CloseCode.ROOM_CLOSED, "room-closed", "the room was closed", member.session
+            )
+            await self.presence.send(room_id, member, order)
+        return len(members)
+
+    async def shutdown(self, notice: str) -> None:
+        """Tell every client, release this instance's seats, close with 1001 (going away)."""
+        self.shutting_down = True
+        for task in list(self._grace.values()):
+            task.cancel()
+        conns = list(self.connections)
+        await asyncio.gather(*(c.send(m.server_shutdown(notice)) for c in conns))
+        for (room_id, user_id), conn in list(self.local.items()):
+            try:
+                await self._remove(room_id, user_id, conn.session, "server-shutdown")
+            except Exception:
+                log.exception("releasing %s in %s failed", user_id, room_id)
+        self.local.clear()
+        await asyncio.gather(*(c.close(CloseCode.GOING_AWAY, "server shutdown") for c in conns))
