@@ -22,6 +22,7 @@ uniform float u_splat;            // splat diameter as a multiple of one grid ce
 uniform float u_grid_step;        // grid stride in depth pixels
 uniform float u_max_point;        // largest splat in framebuffer pixels
 uniform float u_opacity;
+uniform float u_px_per_unit;     // framebuffer pixels per metre at clip w = 1 (set per draw)
 
 varying vec4 v_color;
 
@@ -50,12 +51,9 @@ void main()
     v_color = vec4(rgb, u_opacity);
 
     vec4 pos = vec4(p, 1.0);
-    vec4 fb = $visual_to_framebuffer(pos);
-    // World-space size of one grid cell at this depth, measured on screen along framebuffer x.
+    vec4 clip = $visual_to_render(pos);
+    // World-space size of one grid cell at this depth; on screen it shrinks with the clip w.
     float cell = u_splat * u_grid_step * z / u_depth_intr.x;
-    vec4 xdir = $framebuffer_to_visual(fb + vec4(100.0, 0.0, 0.0, 0.0)) - pos;
-    vec4 edge = $visual_to_framebuffer(pos + vec4(normalize(xdir.xyz) * cell, 0.0));
-    float size = abs(edge.x / edge.w - fb.x / fb.w);
-    gl_PointSize = clamp(size, 1.0, u_max_point);
-    gl_Position = $framebuffer_to_render(fb);
+    gl_PointSize = clamp(cell * u_px_per_unit / clip.w, 1.0, u_max_point);
+    gl_Position = clip;
 }

@@ -1,7 +1,8 @@
 """The hologram visual: depth + colour textures in, deprojected splats out, all on the GPU.
 
-One vertex per depth pixel on a static grid is uploaded once per resolution; each frame only
-the depth (as float metres) and colour textures change. ``shaders/hologram.vert`` deprojects
+A static grid with one vertex per depth pixel is uploaded once per resolution; each frame
+uploads the depth (as float metres) and colour textures plus an index list of the pixels that
+have depth (one ``np.flatnonzero``), so only those become vertices. ``shaders/hologram.vert`` deprojects
 with the intrinsics passed as uniforms, looks colour up through the depth->colour extrinsics,
 drops invalid depth and sizes splats by distance. Local coordinates are the depth camera's
 (x right, y down, z forward, metres); a node transform places the hologram in the room.
@@ -45,6 +46,8 @@ class HologramVisual(Visual):
         self._grid_step = int(grid_step)
         self._grid_shape: tuple[int, int] | None = None
         self._vbo: gloo.VertexBuffer | None = None
+        self._indices = gloo.IndexBuffer(np.zeros(1, np.uint32))
+        self._index_count = 0
         self._depth_tex = gloo.Texture2D(
             np.zeros((1, 1), np.float32),
             interpolation="nearest",
@@ -73,7 +76,8 @@ class HologramVisual(Visual):
 
     @property
     def vertex_count(self) -> int:
-        return 0 if self._vbo is None else int(self._vbo.size)
+        """Vertices submitted per draw: the pixels of the current frame that have depth."""
+        return self._index_count if self._frame is not None else 0
 
     def set_range(self, near: float, far: float) -> None:
         self.shared_program["u_range"] = (float(near), float(far))
@@ -99,10 +103,18 @@ class HologramVisual(Visual):
             self.update()
 
     def set_frame(self, frame: DepthFrame) -> None:
-        """Upload a new frame (two texture uploads; the vertex grid is reused)."""
+        """Upload a new frame: two textures and the valid-pixel indices; the grid is reused."""
         self._ensure_grid(frame.width, frame.height)
         p = self.shared_program
         self._depth_tex.set_data(frame.depth_metres())
+        # Only pixels with a measurement become vertices: a person is ~10 % of the frame.
+        step = self._grid_step
+        valid = frame.depth[::step, ::step] > 0
+        indices = np.flatnonzero(valid).astype(np.uint32)
+        self._index_count = int(indices.size)
+        if indices.size:
+            self._indices.set_data(indices)
+        self._index_buffer = self._indices
         p["u_depth_size"] = (float(frame.width), float(frame.height))
         p["u_depth_intr"] = _intr_vec(frame.depth_intrinsics)
         if frame.color is not None and frame.color_intrinsics is not None:
@@ -122,6 +134,7 @@ class HologramVisual(Visual):
 
     def clear(self) -> None:
         self._frame = None
+        self._index_count = 0
         self._vbo = None
         self._grid_shape = None
         self.update()
@@ -136,13 +149,13 @@ class HologramVisual(Visual):
         self._grid_shape = (width, height)
 
     def _prepare_transforms(self, view: Any) -> None:
-        vert = view.view_program.vert
-        vert["visual_to_framebuffer"] = view.get_transform("visual", "framebuffer")
-        vert["framebuffer_to_visual"] = view.get_transform("framebuffer", "visual")
-        vert["framebuffer_to_render"] = view.get_transform("framebuffer", "render")
+        view.view_program.vert["visual_to_render"] = view.get_transform("visual", "render")
 
     def _prepare_draw(self, view: Any) -> bool:
-        return self._vbo is not None and self._frame is not None
+        if self._vbo is None or self._frame is None or self._index_count == 0:
+            return False
+        view.view_program["u_px_per_unit"] = _pixels_per_unit(view, self._frame)
+        return True
 
     def _compute_bounds(self, axis: int, view: Any) -> tuple[float, float] | None:
         frame = self._frame
@@ -159,6 +172,35 @@ class HologramVisual(Visual):
         if axis == 0:
             return ((0 - di.ppx) / di.fx * zmax, (di.width - di.ppx) / di.fx * zmax)
         return ((0 - di.ppy) / di.fy * zmax, (di.height - di.ppy) / di.fy * zmax)
+
+
+def _pixels_per_unit(view: Any, frame: DepthFrame) -> float:
+    """Framebuffer pixels covered by one metre (in the visual's frame) at clip w = 1.
+
+    Under a perspective projection a length ``s`` at a point of clip-space ``w`` spans
+    ``s * k / w`` pixels, with ``k`` constant for the whole draw. It is measured once per draw
+    on the CPU, at a point in front of the camera, across the screen's x axis, so the vertex shader
+    needs one transform per vertex instead of three.
+    """
+    to_fb = view.get_transform("visual", "framebuffer")
+    from_fb = view.get_transform("framebuffer", "visual")
+    to_render = view.get_transform("visual", "render")
+    di = frame.depth_intrinsics
+    z = 1.5
+    p0 = np.array([0.0, 0.0, z, 1.0])
+    fb0 = np.asarray(to_fb.map(p0), dtype=np.float64).ravel()
+    across = np.asarray(
+        from_fb.map(fb0 + np.array([10.0 * fb0[3], 0.0, 0.0, 0.0])), np.float64
+    ).ravel()
+    direction = across[:3] / across[3] - p0[:3]
+    norm = float(np.linalg.norm(direction))
+    if not np.isfinite(norm) or norm == 0.0:
+        return float(di.fx)
+    p1 = np.append(p0[:3] + direction / norm * 0.01, 1.0)
+    fb1 = np.asarray(to_fb.map(p1), dtype=np.float64).ravel()
+    pixels = abs(fb1[0] / fb1[3] - fb0[0] / fb0[3])
+    w0 = float(np.asarray(to_render.map(p0), dtype=np.float64).ravel()[3])
+    return float(pixels / 0.01 * w0)
 
 
 def _intr_vec(intr: Intrinsics) -> tuple[float, float, float, float]:

@@ -70,10 +70,8 @@ class HoloScene:
         # create_cylinder builds along +z: stand it up and lift it to table height
         table.transform = MatrixTransform()
         table.transform.rotate(-90, (1, 0, 0))
-        table.transform.translate((0, lay.table_height, 0))
-        top = _disc_mesh(
-            lay.table_radius, 64, y=lay.table_height + 0.02, color=(0.36, 0.26, 0.19, 1.0)
-        )
+        table.transform.translate((0, lay.table_height - 0.04, 0))
+        top = _disc_mesh(lay.table_radius, 64, y=lay.table_height, color=(0.36, 0.26, 0.19, 1.0))
         grid_lines = _floor_grid(floor_r, 0.5)
         grid = scene.visuals.Line(pos=grid_lines, connect="segments", color=(0.3, 0.32, 0.38, 1.0))
         floor.order = -2  # drawn first, so the grid lines on it stay visible
@@ -85,9 +83,9 @@ class HoloScene:
     def reset_camera(self) -> None:
         """The viewer's default eye: behind seat 0 looking across the table."""
         cam = self.view.camera
-        cam.center = (0.0, 1.05, -0.35)
-        cam.distance = 2.6
-        cam.elevation = 8.0
+        cam.center = (0.0, 1.1, -0.6)
+        cam.distance = 2.3
+        cam.elevation = 6.0
         cam.azimuth = FRONT_AZIMUTH
         cam.fov = 50.0
 
@@ -140,7 +138,7 @@ class HoloScene:
             seat = self.layout.seat(part.seat_index, count)
             m = capture_to_room(seat, capture_distance=part.capture_distance)
             part.node.transform = MatrixTransform(m.T.astype(np.float32))
-            part.label.pos = (seat.position[0], 2.0, seat.position[2])
+            part.label.pos = (seat.position[0], 1.85, seat.position[2])
         self.canvas.update()
 
     def capture_to_canvas(self, pid: str) -> MatrixTransform:

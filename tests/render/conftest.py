@@ -37,3 +37,31 @@ def map_to_canvas(
     """Canvas pixel coordinates (x right, y down) of depth-camera points, via vispy's transforms."""
     mapped = np.asarray(scene.capture_to_canvas(pid).map(points.astype(np.float64)))
     return mapped[:, :2] / mapped[:, 3:4]
+
+
+def splat_reference(
+    scene: HoloScene,
+    pid: str,
+    points: npt.NDArray[np.float32],
+    colors: npt.NDArray[np.uint8],
+    shape: tuple[int, int],
+    radius: int = 1,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint8]]:
+    """CPU rendering of points as (2·radius+1)² squares, nearest point wins: (mask, rgb image)."""
+    h, w = shape
+    xy = map_to_canvas(scene, pid, points)
+    # far to near, so nearer points overwrite farther ones
+    cam = np.asarray(scene.capture_to_canvas(pid).map(points.astype(np.float64)))
+    order = np.argsort(-cam[:, 2] / cam[:, 3])
+    xs = np.floor(xy[order, 0]).astype(int)
+    ys = np.floor(xy[order, 1]).astype(int)
+    rgb = colors[order]
+    mask = np.zeros((h, w), bool)
+    image = np.zeros((h, w, 3), np.uint8)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            x, y = xs + dx, ys + dy
+            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+            mask[y[ok], x[ok]] = True
+            image[y[ok], x[ok]] = rgb[ok]
+    return mask, image
