@@ -2,10 +2,10 @@
 
 A static grid with one vertex per depth pixel is uploaded once per resolution; each frame
 uploads the depth (as float metres) and colour textures plus an index list of the pixels that
-have depth (one ``np.flatnonzero``), so only those become vertices. ``shaders/hologram.vert`` deprojects
-with the intrinsics passed as uniforms, looks colour up through the depth->colour extrinsics,
-drops invalid depth and sizes splats by distance. Local coordinates are the depth camera's
-(x right, y down, z forward, metres); a node transform places the hologram in the room.
+have depth (one ``np.flatnonzero``), so only those become vertices. ``shaders/hologram.vert``
+deprojects with the intrinsics passed as uniforms, looks colour up through the depth->colour
+extrinsics, drops invalid depth and sizes splats by distance. Local coordinates are the depth
+camera's (x right, y down, z forward, metres); a node transform places the hologram in the room.
 """
 
 from __future__ import annotations

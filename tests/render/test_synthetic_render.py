@@ -1,4 +1,4 @@
-"""A rendered frame of the synthetic person shows the person where expected, background elsewhere."""
+"""A rendered frame of the synthetic person: the person where expected, background elsewhere."""
 
 from __future__ import annotations
 
