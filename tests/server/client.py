@@ -51,11 +51,9 @@ class SignalClient:
         """Read until the server closes; return the close code."""
         while True:
             msg = await self.ws.receive(timeout=timeout)
-            if msg.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSING,
-                aiohttp.WSMsgType.CLOSED,
-            ):
+            if msg.type == aiohttp.WSMsgType.CLOSE:
+                return int(msg.data)  # the code in the server's close frame
+            if msg.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 return self.ws.close_code
             if msg.type == aiohttp.WSMsgType.ERROR:
                 return self.ws.close_code
