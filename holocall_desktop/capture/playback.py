@@ -8,8 +8,11 @@ frame), always with ``set_real_time(False)``: the SDK reads one message, hands i
 and waits until the callback returns, so nothing is ever dropped. Our callback copies the frame
 into a small queue and blocks while the queue is full; ``read`` takes from it.
 
-Real-time pacing (``realtime=True``) is done here against the wall clock using each frame's
-recording time divided by ``speed``; ``realtime=False`` returns the next frame at once.
+Real-time pacing (``realtime=True``) is done here against the wall clock using the frames'
+timestamps (the recorded source clock) divided by ``speed``; ``realtime=False`` returns the next
+frame at once. ``position``, ``duration`` and ``seek`` use the file's recording time (when the
+recorder received each frame), which is what the SDK seeks by; :func:`~.recorder.record` paces
+its writes so that the two agree.
 Each depth frame is paired with the colour frame nearest to it in recording time. A seek reopens
 the playback device (cheap) positioned at the colour frame preceding the target so the first
 frame after a seek has colour too.
@@ -281,7 +284,7 @@ class PlaybackSource:
         self._pending_depth: list[_Item] = []
         self._prev_color: _Item | None = None
         self._skip_before_ns = 0
-        self._anchor: tuple[float, float] | None = None  # (wall time, recording seconds)
+        self._anchor: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self._held: _Out | None = None  # next frame, not yet due (realtime)
         self._eof = False
         self._ts_offset = 0.0
@@ -448,9 +451,10 @@ class PlaybackSource:
                 return None
         if self.realtime and not self._show_one:
             now = time.monotonic()
-            if self._anchor is None or now - self._due(out.rec_s) > 0.25:
-                self._anchor = (now, out.rec_s)  # (re)start the clock, don't rush to catch up
-            wait = self._due(out.rec_s) - now
+            ts = out.frame.timestamp
+            if self._anchor is None or ts < self._anchor[1] or now - self._due(ts) > 0.25:
+                self._anchor = (now, ts)  # (re)start the clock, don't rush to catch up
+            wait = self._due(ts) - now
             if wait > 0:
                 if now + wait > deadline:
                     self._held = out
@@ -462,10 +466,10 @@ class PlaybackSource:
         self._position = out.rec_s
         return out.frame
 
-    def _due(self, rec_s: float) -> float:
+    def _due(self, timestamp: float) -> float:
         assert self._anchor is not None
-        wall, rec = self._anchor
-        return wall + (rec_s - rec) / self._speed
+        wall, ts0 = self._anchor
+        return wall + (timestamp - ts0) / self._speed
 
     def _next_frame(self, deadline: float) -> _Out | None:
         """Pull SDK items until a depth frame (paired with colour) is ready."""
@@ -552,7 +556,7 @@ class PlaybackSource:
         )
         self._delivered += 1
         rec_s = (depth.position_ns - int(self.index.depth_times_ns[0])) / 1e9
-        return _Out(frame, max(0.0, rec_s))
+        return _Out(frame, max(0.0, round(rec_s, 6)))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,46 @@
+"""Open a depth source from a short text spec (command line, settings, the source picker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from holocall_desktop.capture.base import FrameSource, SourceError
+from holocall_desktop.capture.filters import FilterSettings
+
+SPEC_HELP = "'synthetic', 'camera', 'camera:SERIAL' or a recording path ending in .bag or .db3"
+
+
+def open_source(
+    spec: str,
+    *,
+    realtime: bool = True,
+    loop: bool = False,
+    filters: FilterSettings | None = None,
+) -> FrameSource:
+    """The source named by ``spec`` (not started).
+
+    - ``synthetic`` → :class:`~.synthetic.SyntheticPersonSource`
+    - ``camera`` / ``camera:SERIAL`` → :class:`~.realsense.RealSenseSource` (opened on start)
+    - ``*.bag`` / ``*.db3`` → :class:`~.playback.PlaybackSource` (validated now: a bad file
+      raises :class:`~.base.RecordingFormatError`)
+
+    ``filters`` apply to the camera and to recordings; the synthetic person ignores them.
+    """
+    text = spec.strip()
+    key = text.lower()
+    if key == "synthetic":
+        from holocall_desktop.capture.synthetic import SyntheticPersonSource
+
+        return SyntheticPersonSource(realtime=realtime)
+    if key == "camera" or key.startswith("camera:"):
+        from holocall_desktop.capture.realsense import RealSenseSource
+
+        serial = text.split(":", 1)[1].strip() if ":" in text else None
+        if serial == "":
+            raise SourceError(f"no camera serial after 'camera:' in {spec!r}")
+        return RealSenseSource(serial=serial, filters=filters)
+    if Path(text).suffix.lower() in (".bag", ".db3"):
+        from holocall_desktop.capture.playback import PlaybackSource
+
+        return PlaybackSource(text, realtime=realtime, loop=loop, filters=filters)
+    raise SourceError(f"unknown source {spec!r}: use {SPEC_HELP}")
