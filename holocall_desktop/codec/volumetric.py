@@ -184,9 +184,9 @@ def encode_payload(
     zc = compressor or zstandard.ZstdCompressor(level=ZSTD_LEVEL)
     depth, dintr = decimate(frame, quality.decimation)
     k = dc.quantiser_constant(quality.depth_step_at_1m, frame.depth_units)
-    if k * 0.5 <= 1.0:  # a step this coarse would collapse everything; send exact depth
-        k = 0.0
     mask_full = depth > 0
+    if k >= float(depth.max(initial=0)) ** 2:  # the step is below one unit at every depth here
+        k = 0.0
     x0, y0, bw, bh = dc.bounding_box(mask_full)
     box_depth = depth[y0 : y0 + bh, x0 : x0 + bw]
     codes = dc.quantise(box_depth, k)

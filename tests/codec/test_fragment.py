@@ -1,0 +1,123 @@
+"""Fragmentation and reassembly over an unordered, lossy channel."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from holocall_desktop.codec.base import MAX_MESSAGE_BYTES, CodecError
+from holocall_desktop.codec.fragment import (
+    HEADER,
+    HEADER_BYTES,
+    MAGIC,
+    MAX_FRAGMENTS,
+    Reassembler,
+    fragment,
+    parse_header,
+)
+
+
+def test_small_payload_is_one_message() -> None:
+    msgs = fragment(b"abc", 7)
+    assert len(msgs) == 1
+    assert parse_header(msgs[0]) == (7, 0, 1)
+    assert Reassembler().push(msgs[0]) == b"abc"
+
+
+def test_messages_respect_the_data_channel_limit() -> None:
+    payload = random.Random(1).randbytes(200_000)
+    msgs = fragment(payload, 1)
+    assert len(msgs) == 4
+    assert all(len(m) <= MAX_MESSAGE_BYTES for m in msgs)
+    assert max(len(m) for m in msgs) == MAX_MESSAGE_BYTES
+
+
+@given(
+    size=st.integers(0, 5000),
+    max_message=st.integers(HEADER_BYTES + 1, 700),
+    seed=st.integers(0, 1000),
+)
+@settings(max_examples=60, deadline=None)
+def test_out_of_order_and_duplicated_fragments_reassemble(
+    size: int, max_message: int, seed: int
+) -> None:
+    rng = random.Random(seed)
+    payload = rng.randbytes(size)
+    if -(-size // (max_message - HEADER_BYTES)) > MAX_FRAGMENTS:
+        with pytest.raises(CodecError):
+            fragment(payload, 99, max_message)
+        return
+    msgs = fragment(payload, 99, max_message)
+    arrived = msgs + rng.sample(msgs, k=min(2, len(msgs)))  # duplicates
+    rng.shuffle(arrived)
+    r = Reassembler()
+    out = [x for x in (r.push(m) for m in arrived) if x is not None]
+    assert out == [payload]
+    assert r.stats.completed == 1
+
+
+def test_a_newer_complete_frame_drops_older_incomplete_ones_and_late_fragments() -> None:
+    r = Reassembler()
+    old = fragment(bytes(300), 1, 100)
+    new = fragment(b"n" * 300, 2, 100)
+    assert r.push(old[0]) is None
+    for m in new[:-1]:
+        assert r.push(m) is None
+    assert r.push(new[-1]) == b"n" * 300
+    assert r.stats.dropped_incomplete == 1
+    # the rest of frame 1 arrives too late: ignored, not an error
+    assert all(r.push(m) is None for m in old[1:])
+    assert r.stats.stale_fragments == len(old) - 1
+
+
+def test_pending_frames_are_bounded() -> None:
+    r = Reassembler(max_pending=3)
+    for fid in range(10):
+        r.push(fragment(bytes(300), fid, 100)[0])
+    assert len(r._pending) == 3
+    assert r.stats.dropped_incomplete == 7
+
+
+def test_frame_ids_wrap_around() -> None:
+    r = Reassembler()
+    assert r.push(fragment(b"a", 0xFFFFFFFF)[0]) == b"a"
+    assert r.push(fragment(b"b", 0)[0]) == b"b"
+
+
+def test_a_restarted_sender_is_accepted() -> None:
+    r = Reassembler()
+    assert r.push(fragment(b"a", 5000)[0]) == b"a"
+    assert r.push(fragment(b"b", 0)[0]) == b"b"
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (b"", "shorter"),
+        (b"HV\x01", "shorter"),
+        (HEADER.pack(b"XX", 1, 0, 1, 0, 1), "magic"),
+        (HEADER.pack(MAGIC, 9, 0, 1, 0, 1), "version"),
+        (HEADER.pack(MAGIC, 1, 0, 1, 3, 3), "bad fragment"),
+        (HEADER.pack(MAGIC, 1, 0, 1, 0, 0), "bad fragment"),
+        (HEADER.pack(MAGIC, 1, 0, 1, 0, MAX_FRAGMENTS + 1), "bad fragment"),
+        (HEADER.pack(MAGIC, 1, 0, 1, 0, 1) + bytes(MAX_MESSAGE_BYTES), "exceeds"),
+    ],
+)
+def test_malformed_fragments_are_rejected(message: bytes, reason: str) -> None:
+    with pytest.raises(CodecError, match=reason):
+        Reassembler().push(message)
+
+
+def test_fragment_count_may_not_change_within_a_frame() -> None:
+    r = Reassembler()
+    r.push(HEADER.pack(MAGIC, 1, 0, 5, 0, 3) + b"x")
+    with pytest.raises(CodecError, match="count changed"):
+        r.push(HEADER.pack(MAGIC, 1, 0, 5, 1, 4) + b"x")
+
+
+def test_oversized_frames_are_refused_by_the_sender() -> None:
+    with pytest.raises(CodecError, match="fragments"):
+        fragment(bytes(MAX_FRAGMENTS * 100), 1, 100)
