@@ -320,6 +320,10 @@ def _parse(body: memoryview) -> DepthFrame:
     expected = sum(sizes)
     zdepth = rd.take(zlen, "depth section")
     try:
+        # the frame header may declare any size, and then max_output_size is not enforced
+        declared = zstandard.frame_content_size(zdepth)
+        if declared > expected:
+            raise CodecError(f"depth section declares {declared} bytes, header says {expected}")
         raw = zstandard.ZstdDecompressor().decompress(zdepth, max_output_size=expected)
     except zstandard.ZstdError as exc:
         raise CodecError(f"depth section: {exc}") from None

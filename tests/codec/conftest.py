@@ -11,10 +11,11 @@ import pytest
 from holocall_desktop.model import DepthFrame
 
 
-def person_only(frame: DepthFrame, near_mm: int = 200, far_mm: int = 2000) -> DepthFrame:
-    """Background removal for the tests: keep depth between ``near_mm`` and ``far_mm``."""
-    d = frame.depth
-    return frame.with_depth(np.where((d >= near_mm) & (d <= far_mm), d, 0).astype(np.uint16))
+def person_only(frame: DepthFrame) -> DepthFrame:
+    """The person alone, as the sender codes it (background removed, 0.2-2 m)."""
+    from holocall_desktop.processing.background import remove_background
+
+    return remove_background(frame, near=0.2, far=2.0)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def test_exact_depth_with_a_fine_step(d435_frames: list[DepthFrame]) -> None:
 
 def test_decimation_is_a_points_budget(person_frames: list[DepthFrame]) -> None:
     frame = person_frames[1]
-    full, full_size = _round_trip(frame)
+    _full, full_size = _round_trip(frame)
     half, half_size = _round_trip(frame, Quality(decimation=2))
     assert half.depth.shape == (240, 424)
     assert half.depth_intrinsics.fx == pytest.approx(frame.depth_intrinsics.fx / 2)
