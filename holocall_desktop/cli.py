@@ -42,10 +42,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "handler", None) is None:
-        # plain `holocall`: the desktop app
-        args = parser.parse_args(["app", *(argv or sys.argv[1:])])
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+    ):
+        args_list = ["app", *args_list]  # plain `holocall [options]`: the desktop app
+    args = parser.parse_args(args_list)
     try:
         return int(args.handler(args) or 0)
     except CliError as exc:

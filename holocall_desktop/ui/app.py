@@ -1,0 +1,75 @@
+"""Starting the Qt application: one QApplication, vispy on the PySide6 backend, the main window."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from holocall_desktop.ui.settings import APP, ORG
+
+
+def ensure_app() -> QApplication:
+    import vispy
+
+    vispy.use(app="pyside6")
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setOrganizationName(ORG)
+        app.setApplicationName(APP)
+    assert isinstance(app, QApplication)
+    return app
+
+
+def run_window(
+    source: str | None,
+    remove_background: bool | None = None,
+    screenshot: Path | None = None,
+    frames: int | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Open the main window on ``source`` and run until it is closed.
+
+    ``screenshot``/``frames``/``seconds`` make it scriptable: after ``frames`` frames were drawn
+    (or ``seconds`` passed) it saves a screenshot of the window (when asked) and exits.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = ensure_app()
+    from holocall_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(source=source, remove_background=remove_background)
+    window.show()
+    # Ctrl+C in the terminal closes the window properly (recordings are closed, settings saved)
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    heartbeat = QTimer()
+    heartbeat.start(200)  # lets Python run its signal handlers while Qt's loop spins
+    heartbeat.timeout.connect(lambda: None)
+
+    done = False
+
+    def finish() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            if not window.screenshot().save(str(screenshot)):
+                print(f"holocall: error: could not write {screenshot}", file=sys.stderr)
+            else:
+                print(f"holocall: screenshot saved to {screenshot}")
+        window.close()
+
+    if frames is not None:
+        window.frame_drawn.connect(
+            lambda _n: window.frames_drawn >= frames and QTimer.singleShot(100, finish)
+        )
+    if seconds is not None:
+        QTimer.singleShot(int(seconds * 1000), finish)
+    app.exec()
+    return 0 if not window.banner.message else 1

@@ -1,0 +1,74 @@
+"""Typed access to the settings HoloCall keeps between runs (QSettings)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+ORG = "HoloCall"
+APP = "HoloCall Desktop"
+
+
+class AppSettings:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self._s = settings or QSettings(ORG, APP)
+
+    def _get(self, key: str, default: object, kind: type) -> object:
+        value = self._s.value(key, default)
+        try:
+            if kind is bool and isinstance(value, str):
+                return value.lower() in ("1", "true", "yes")
+            return kind(value)
+        except (TypeError, ValueError):
+            return default
+
+    @property
+    def source(self) -> str:
+        return str(self._get("capture/source", "", str))
+
+    @source.setter
+    def source(self, value: str) -> None:
+        self._s.setValue("capture/source", value)
+
+    @property
+    def recent_recording(self) -> str:
+        return str(self._get("capture/recent_recording", "", str))
+
+    @recent_recording.setter
+    def recent_recording(self, value: str) -> None:
+        self._s.setValue("capture/recent_recording", value)
+
+    @property
+    def loop(self) -> bool:
+        return bool(self._get("playback/loop", True, bool))
+
+    @loop.setter
+    def loop(self, value: bool) -> None:
+        self._s.setValue("playback/loop", bool(value))
+
+    @property
+    def speed(self) -> float:
+        return float(self._get("playback/speed", 1.0, float))  # type: ignore[arg-type]
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self._s.setValue("playback/speed", float(value))
+
+    @property
+    def remove_background(self) -> bool:
+        return bool(self._get("processing/remove_background", True, bool))
+
+    @remove_background.setter
+    def remove_background(self, value: bool) -> None:
+        self._s.setValue("processing/remove_background", bool(value))
+
+    @property
+    def geometry(self) -> bytes:
+        value = self._s.value("window/geometry", b"")
+        return bytes(value) if value else b""  # type: ignore[call-overload]
+
+    @geometry.setter
+    def geometry(self, value: bytes) -> None:
+        self._s.setValue("window/geometry", value)
+
+    def sync(self) -> None:
+        self._s.sync()
