@@ -32,7 +32,7 @@ class HologramVisual(Visual):
     def __init__(
         self,
         grid_step: int = 1,
-        splat: float = 1.5,
+        splat: float = 2.0,
         near: float = 0.1,
         far: float = 10.0,
         max_point_size: float = 64.0,

@@ -42,7 +42,7 @@ class HoloScene:
         show_room: bool = True,
         show: bool = False,
         grid_step: int = 1,
-        splat: float = 1.5,
+        splat: float = 2.0,
     ) -> None:
         self.layout = layout or RoomLayout()
         self.canvas = scene.SceneCanvas(size=size, bgcolor=BACKGROUND, show=show, keys=None)
@@ -88,6 +88,9 @@ class HoloScene:
         cam.elevation = 6.0
         cam.azimuth = FRONT_AZIMUTH
         cam.fov = 50.0
+        # near/far ratio of the projection: vispy's default (1e6) leaves too few depth-buffer
+        # bits at room scale and the table top z-fights; the room is a few metres across.
+        cam.depth_value = 200.0
 
     # -- participants ----------------------------------------------------------------------
     def add_participant(
