@@ -287,10 +287,9 @@ class PlaybackSource:
         self._anchor: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self._held: _Out | None = None  # next frame, not yet due (realtime)
         self._eof = False
-        self._ts_offset = 0.0
-        self._loop_ts_step = 0.0
-        self._first_ts_ms: float | None = None
-        self._last_ts_ms = 0.0
+        self._ts_offset = 0.0  # added to SDK timestamps so that they keep rising across loops
+        self._rebase = False
+        self._last_ts = 0.0
         self._last_item_time = 0.0
 
     # -- FrameSource ------------------------------------------------------------------------
@@ -425,7 +424,6 @@ class PlaybackSource:
         self._prev_color = None
         self._held = None
         self._anchor = None
-        self._first_ts_ms = None
         self._eof = False
         try:
             self._pass = call_with_timeout(
@@ -479,7 +477,7 @@ class PlaybackSource:
                     self._finished = True
                     return None
                 self._loops += 1
-                self._ts_offset += self._loop_ts_step
+                self._rebase = True
                 self._open_at(0)
                 continue
             assert self._pass is not None
@@ -537,12 +535,9 @@ class PlaybackSource:
     def _build(self, depth: _Item, color: _Item | None) -> _Out:
         assert depth.data is not None and depth.intrinsics is not None
         m = self._meta
-        if self._first_ts_ms is None and self._loops == 0:
-            self._first_ts_ms = depth.timestamp_ms
-        if self._loops == 0:
-            # One loop advances timestamps by the recording's span plus one frame interval.
-            span = (depth.timestamp_ms - (self._first_ts_ms or depth.timestamp_ms)) / 1000.0
-            self._loop_ts_step = max(self._loop_ts_step, span + 1.0 / m.fps)
+        if self._rebase:  # first frame of a new loop: one frame interval after the last one
+            self._ts_offset = self._last_ts + 1.0 / m.fps - depth.timestamp_ms / 1000.0
+            self._rebase = False
         has_color = color is not None and color.data is not None and m.color_intrinsics is not None
         frame = DepthFrame(
             depth=depth.data,
@@ -555,6 +550,7 @@ class PlaybackSource:
             depth_to_color=m.depth_to_color,
         )
         self._delivered += 1
+        self._last_ts = frame.timestamp
         rec_s = (depth.position_ns - int(self.index.depth_times_ns[0])) / 1e9
         return _Out(frame, max(0.0, round(rec_s, 6)))
 
