@@ -222,11 +222,11 @@ def build_morph_targets(mesh: HeadMesh) -> MorphTargets:
         y_up = _interp_contour(x, up_c)
         y_lo = _interp_contour(x, lo_c)
         gap = np.maximum(y_up - y_lo, 0.0)
-        taper = (1.0 - _smoothstep(0.55 * half, 1.05 * half, np.abs(x - cx))) * face
+        taper = (1.0 - _smoothstep(0.9 * half, 1.3 * half, np.abs(x - cx))) * face
         upper_w = taper * np.clip(1.0 - (y - y_up) / 1.0, 0.0, 1.0) * (y >= y_up - 0.05)
         lower_w = taper * np.clip(1.0 - (y_lo - y) / 0.8, 0.0, 1.0) * (y <= y_lo + 0.05)
         d[f"eyeBlink{side}"] = upper_w[:, None] * np.stack(
-            [np.zeros(n), -0.97 * gap, 0.15 * np.ones(n)], axis=1
+            [np.zeros(n), -1.0 * gap, 0.15 * np.ones(n)], axis=1
         ) + (lower_w * gap)[:, None] * vec(0, 0.03, 0)
         d[f"eyeSquint{side}"] = (lower_w * gap)[:, None] * vec(0, 0.35, 0.02) + (upper_w * gap)[
             :, None
