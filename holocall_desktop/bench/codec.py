@@ -10,7 +10,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,7 +53,7 @@ class Result:
         )
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     t0 = time.perf_counter()
     out = fn()
     return out, (time.perf_counter() - t0) * 1000.0
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         enc.encode(frames[0])  # warm up (Pillow/libwebp load on first use)
         for f in frames[::every]:
             enc._limiter = type(enc._limiter)()  # measure every frame, no fps cap
-            msgs, te = _timed(lambda f=f: enc.encode(f))
+            msgs, te = _timed(partial(enc.encode, f))
             out: list[DepthFrame] = []
 
             def feed(msgs: list[bytes] = msgs, out: list[DepthFrame] = out) -> None:
@@ -134,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
         res = Result(f"zstd-{level} raw 16-bit depth (LiveScan3D-style), no colour")
         zc, zd = zstandard.ZstdCompressor(level=level), zstandard.ZstdDecompressor()
         for f in frames:
-            blob, te = _timed(lambda f=f: zc.compress(f.depth.tobytes()))
-            raw, td = _timed(lambda blob=blob: zd.decompress(blob))
+            blob, te = _timed(partial(zc.compress, f.depth.tobytes()))
+            raw, td = _timed(partial(zd.decompress, blob))
             back = np.frombuffer(raw, np.uint16).reshape(f.depth.shape)
             res.sizes.append(len(blob))
             res.depth_bytes.append(len(blob))
@@ -149,9 +152,9 @@ def run(args: argparse.Namespace) -> int:
         res = Result("PNG-16 depth (OpenCV, level 1), no colour")
         for f in frames:
             (_ok, png), te = _timed(
-                lambda f=f: cv2.imencode(".png", f.depth, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                partial(cv2.imencode, ".png", f.depth, [cv2.IMWRITE_PNG_COMPRESSION, 1])
             )
-            back, td = _timed(lambda png=png: cv2.imdecode(png, cv2.IMREAD_UNCHANGED))
+            back, td = _timed(partial(cv2.imdecode, png, cv2.IMREAD_UNCHANGED))
             res.sizes.append(int(png.size))
             res.depth_bytes.append(int(png.size))
             res.rmse_mm.append(depth_err(f, back)[0])
@@ -187,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 )
 
             blob, te = _timed(encode)
-            pc, td = _timed(lambda blob=blob: DracoPy.decode(blob))
+            pc, td = _timed(partial(DracoPy.decode, blob))
             v, u = np.nonzero(f.depth)
             z = np.asarray(pc.points)[:, 2] / f.depth_units
             e = (z - f.depth[v, u]) * f.depth_units * 1000.0
@@ -214,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         )
         res = Result(f"hue-video in {label}, {args.video_kbps} kbit/s")
         first = videotrack.pack_frame(frames[0], Quality())
-        enc = av.CodecContext.create(codec_name, "w")
+        enc: Any = av.CodecContext.create(codec_name, "w")
         enc.width, enc.height = first.shape[1], first.shape[0]
         enc.pix_fmt = "yuv420p"
         enc.bit_rate = args.video_kbps * 1000
@@ -226,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             if codec_name == "libx264"
             else {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "threads": "1"}
         )
-        dec = av.CodecContext.create("h264" if codec_name == "libx264" else "vp8", "r")
+        dec: Any = av.CodecContext.create("h264" if codec_name == "libx264" else "vp8", "r")
         dec.thread_count = 1
         for i, f in enumerate(frames):
 
