@@ -130,8 +130,13 @@ def _as_rgb(image: npt.ArrayLike) -> npt.NDArray[np.uint8]:
 
 
 class FaceTracker:
-    """MediaPipe FaceLandmarker in VIDEO mode + smoothing + face-lost state. Not thread-safe:
-    use one tracker per thread (``FaceTrackingWorker`` does)."""
+    """MediaPipe FaceLandmarker in VIDEO mode + smoothing + face-lost state.
+
+    ``max_side``: downscale frames whose longer side exceeds it before inference (cheaper
+    pre-processing; the pose does not depend on resolution, landmark detail does). ``lost_after``:
+    frames without a face before the state becomes ``LOST``. Not thread-safe: use one tracker
+    per thread (``FaceTrackingWorker`` does).
+    """
 
     def __init__(
         self,
@@ -143,9 +148,13 @@ class FaceTracker:
         min_detection_confidence: float = 0.5,
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        max_side: int | None = None,
     ) -> None:
         if lost_after < 1:
             raise ValueError("lost_after must be at least 1")
+        if max_side is not None and max_side < 64:
+            raise ValueError("max_side must be at least 64 pixels")
+        self.max_side = max_side
         self.model_path = find_face_model(model_path)  # FaceModelError with a user message
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -194,7 +203,14 @@ class FaceTracker:
             raise RuntimeError("FaceTracker is closed")
         import mediapipe as mp
 
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=_as_rgb(rgb))
+        pixels = _as_rgb(rgb)
+        if self.max_side is not None and max(pixels.shape[:2]) > self.max_side:
+            import cv2
+
+            scale = self.max_side / max(pixels.shape[:2])
+            size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+            pixels = np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)
         t0 = time.perf_counter()
         result = self._landmarker.detect_for_video(image, self._timestamp_ms(timestamp))
         elapsed = time.perf_counter() - t0

@@ -232,3 +232,26 @@ def test_pose_from_matrix_converts_units_and_rotation() -> None:
     pos, q = pose_from_matrix(m)
     np.testing.assert_allclose(pos, [0.01, -0.02, -0.5])
     np.testing.assert_allclose(quaternion_to_matrix(q), m[:3, :3], atol=1e-12)
+
+
+def test_downscaled_input_keeps_expression_and_pose(
+    face_model_path: Path, astronaut: np.ndarray
+) -> None:
+    full = _still(face_model_path, astronaut).frame
+    with FaceTracker(face_model_path, smooth=False, max_side=256) as tracker:
+        small, _ = tracker.detect(astronaut, 0.0)
+    assert small is not None
+    assert small.blendshape("mouthSmileLeft") > 0.5
+    cos_half = abs(float(np.dot(small.head_rotation, full.head_rotation)))
+    assert np.degrees(2 * np.arccos(min(1.0, cos_half))) < 4.0
+    with pytest.raises(ValueError, match="max_side"):
+        FaceTracker(face_model_path, max_side=10)
+
+
+def test_bench_avatar_runs(face_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from holocall_desktop.cli import main
+
+    assert main(["bench", "avatar", "--frames", "3", "--warmup", "1", "--size", "320x240"]) == 0
+    out = capsys.readouterr().out
+    assert "| Stage | median ms | p95 ms |" in out
+    assert "Frame size 91 B" in out
