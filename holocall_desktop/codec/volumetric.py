@@ -192,7 +192,7 @@ def encode_payload(
     codes = dc.quantise(box_depth, k)
     mask = codes > 0
     runs = dc.mask_runs(mask) if bw else np.zeros(0, np.int64)
-    residuals = dc.predict(codes, mask, runs) if bw else np.zeros(0, np.int64)
+    residuals = dc.predict_levels(codes, mask) if bw else np.zeros(0, np.int64)
     run_parts = dc.pack_unsigned(runs)
     res_parts = dc.pack_unsigned(dc.zigzag(residuals))
     zdepth = zc.compress(
@@ -343,7 +343,7 @@ def _parse(body: memoryview) -> DepthFrame:
         residuals = dc.unzigzag(
             dc.unpack_unsigned(arrays[3], arrays[4].astype(np.uint16), arrays[5].astype(np.uint32))
         )
-        codes = dc.reconstruct(residuals, mask, runs)
+        codes = dc.reconstruct_levels(residuals, mask)
         depth[y0 : y0 + bh, x0 : x0 + bw] = dc.dequantise(codes, k)
     color = None
     cintr = None

@@ -61,6 +61,10 @@ def test_prediction_round_trips_any_codes_and_mask(codes: np.ndarray) -> None:
     back = dc.unzigzag(dc.unpack_unsigned(*packed))
     assert np.array_equal(back, residuals)
     assert np.array_equal(dc.reconstruct(back, mask, runs), codes)
+    for levels in (1, 3):
+        hier = dc.predict_levels(codes, mask, levels)
+        assert hier.size == int(mask.sum())
+        assert np.array_equal(dc.reconstruct_levels(hier, mask, levels), codes)
 
 
 def test_smooth_surfaces_give_small_residuals() -> None:
@@ -71,6 +75,16 @@ def test_smooth_surfaces_give_small_residuals() -> None:
     image = np.zeros(codes.shape, np.int64)
     image[mask] = r
     assert not image[1:, 1:].any()  # exact inside; only the first row and column carry values
+
+
+def test_interpolation_averages_noise_away() -> None:
+    """On a noisy plane the hierarchical residuals are smaller than the causal ones."""
+    rng = np.random.default_rng(0)
+    codes = np.rint(300 + rng.normal(0, 1.2, (120, 160))).astype(np.uint16)
+    mask = codes > 0
+    causal = dc.predict(codes, mask, dc.mask_runs(mask))
+    hier = dc.predict_levels(codes, mask)
+    assert np.mean(np.abs(hier)) < 0.75 * np.mean(np.abs(causal))
 
 
 def test_mask_runs_reject_wrong_totals() -> None:
@@ -91,3 +105,9 @@ def test_codes_out_of_range_are_rejected() -> None:
         dc.reconstruct(np.array([70000, 0], dtype=np.int64), mask, runs)
     with pytest.raises(CodecError):
         dc.reconstruct(np.array([5, -10], dtype=np.int64), mask, runs)
+    with pytest.raises(CodecError):
+        dc.reconstruct_levels(np.array([5, -10], dtype=np.int64), mask)
+    with pytest.raises(CodecError):
+        dc.reconstruct_levels(np.array([5, 1 << 40], dtype=np.int64), mask)
+    with pytest.raises(CodecError):
+        dc.reconstruct_levels(np.array([5], dtype=np.int64), mask)
