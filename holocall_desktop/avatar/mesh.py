@@ -336,7 +336,7 @@ def build_head_mesh(task_path: Path) -> HeadMesh:
     near_openings = _smooth_box(
         pos, x_half=4.6, y_lo=mouth_c[1] - 3.0, y_hi=eye_centers[0][1] + 1.6
     )
-    pos[:, 2] = np.minimum(pos[:, 2], z_face - 0.4 - 3.6 * near_openings)
+    pos[:, 2] = np.minimum(pos[:, 2], z_face - 0.4 - 4.8 * near_openings)
     hair = (pos[:, 1] > 3.0) | (pos[:, 2] < -5.5)
     col = np.where(hair[:, None], HAIR, SKIN)
     add(pos, tri, col, PART_SKULL)

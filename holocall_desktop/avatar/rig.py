@@ -125,19 +125,21 @@ def build_morph_targets(mesh: HeadMesh) -> MorphTargets:
     inner_up, inner_lo = p[r["lips_inner_upper"]], p[r["lips_inner_lower"]]
     mouth_center = np.vstack([inner_up, inner_lo]).mean(axis=0)
     mouth_line = 0.5 * (_interp_contour(x, inner_up) + _interp_contour(x, inner_lo))
-    corners = {LM_MOUTH_CORNER_LEFT, LM_MOUTH_CORNER_RIGHT, 78, 308}
-    upper_ids = np.setdiff1d(
-        np.union1d(r["lips_outer_upper"], r["lips_inner_upper"]), list(corners)
+    outer_up, outer_lo = p[r["lips_outer_upper"]], p[r["lips_outer_lower"]]
+    # Lip bodies: every face vertex between a lip's inner and outer contour (the contours and
+    # the rings of vertices between them), corners excluded.
+    inner_corner_x = float(np.abs(inner_up[:, 0]).max())
+    between = (np.abs(x) < inner_corner_x - 0.05) & (face > 0)
+    upper_body = between & (y >= _interp_contour(x, inner_up) - 0.05)
+    upper_body &= y <= _interp_contour(x, outer_up) + 0.05
+    lower_body = between & (y <= _interp_contour(x, inner_lo) + 0.05)
+    lower_body &= y >= _interp_contour(x, outer_lo) - 0.05
+    upper_lip = np.maximum(
+        upper_body.astype(np.float64), 0.5 * _blob(p, p[LM_UPPER_LIP_TOP], 1.2) * face
     )
-    lower_ids = np.setdiff1d(
-        np.union1d(r["lips_outer_lower"], r["lips_inner_lower"]), list(corners)
+    lower_lip = np.maximum(
+        lower_body.astype(np.float64), 0.5 * _blob(p, p[LM_LOWER_LIP_BOTTOM], 1.2) * face
     )
-    upper_lip = np.zeros(n)
-    upper_lip[upper_ids] = 1.0
-    upper_lip = np.maximum(upper_lip, 0.5 * _blob(p, p[LM_UPPER_LIP_TOP], 1.2) * face)
-    lower_lip = np.zeros(n)
-    lower_lip[lower_ids] = 1.0
-    lower_lip = np.maximum(lower_lip, 0.5 * _blob(p, p[LM_LOWER_LIP_BOTTOM], 1.2) * face)
 
     half_mouth = abs(float(p[LM_MOUTH_CORNER_LEFT, 0]))
     jaw_w = _smoothstep(mouth_line - 0.15, mouth_line - 1.6, y)
@@ -268,7 +270,7 @@ def build_morph_targets(mesh: HeadMesh) -> MorphTargets:
     # ------------------------------------------------------------------ tongue
     tz = z[tongue > 0]
     front = _smoothstep(float(tz.min()), float(tz.max()), z) * tongue
-    d["tongueOut"] = (tongue * (0.4 + 0.6 * front))[:, None] * vec(0, -0.35, 2.4)
+    d["tongueOut"] = (tongue * (0.4 + 0.6 * front))[:, None] * vec(0, 0.2, 2.2)
 
     deltas = np.stack([d[name] for name in ARKIT_BLENDSHAPES]).astype(np.float32)
     base_n = vertex_normals(p, mesh.triangles)
