@@ -286,6 +286,8 @@ class PlaybackSource:
         self._skip_before_ns = 0
         self._anchor: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self._held: _Out | None = None  # next frame, not yet due (realtime)
+        self._pass_expected = 0  # depth frames the current SDK pass should deliver
+        self._pass_got = 0
         self._eof = False
         self._ts_offset = 0.0  # added to SDK timestamps so that they keep rising across loops
         self._rebase = False
@@ -419,6 +421,8 @@ class PlaybackSource:
             if j >= 0:
                 start_ns = min(start_ns, int(colors[j]))
         self._skip_before_ns = depth_ns - _TOL_NS if k > 0 else 0
+        self._pass_expected = self.index.frame_count - k
+        self._pass_got = 0
         self._ready.clear()
         self._pending_depth.clear()
         self._prev_color = None
@@ -497,6 +501,11 @@ class PlaybackSource:
             if item.kind == "error":
                 raise RecordingFormatError(f"{self.path.name}: {item.message}")
             if item.kind == "end":
+                if self._pass_got < self._pass_expected:
+                    raise RecordingFormatError(
+                        f"{self.path.name}: playback ended after {self._pass_got} of "
+                        f"{self._pass_expected} frames (corrupt recording?)"
+                    )
                 self._flush_pending()
                 self._eof = True
                 continue
@@ -513,6 +522,7 @@ class PlaybackSource:
             return
         if item.position_ns < self._skip_before_ns:
             return
+        self._pass_got += 1
         if self._meta.color_profile_key is None:
             self._ready.append((item, None))
             return
