@@ -167,43 +167,34 @@ def _pad_odd(a: A) -> A:
     return np.pad(a, ((0, 1 - h % 2), (0, 1 - w % 2)))  # type: ignore[return-value]
 
 
-def _mean_of_valid(values: list[I32]) -> I32:
-    """Rounded mean of the non-zero (valid) values at each position; 0 where none is."""
-    total = np.zeros(values[0].shape, np.int32)
-    count = np.zeros(values[0].shape, np.int32)
-    for v in values:
-        total += v
-        count += v > 0
-    return (2 * total + count) // np.maximum(2 * count, 1)
+_RECIPROCAL = np.array([0.0] + [1.0 / c for c in range(1, 9)], dtype=np.float32)
 
 
-def _shift_cols(a: I32, d: int) -> I32:
-    out = np.zeros_like(a)
-    if d > 0:
-        out[:, d:] = a[:, :-d]
-    else:
-        out[:, :d] = a[:, -d:]
-    return out
+def _mean(total: I32, count: U8) -> I32:
+    """Rounded ``total / count`` (0 where ``count`` is 0).
+
+    Float32 arithmetic (IEEE-exact multiply and round-half-even), so encoder and decoder get
+    the same integers on every machine.
+    """
+    mean = total.astype(np.float32)
+    mean *= _RECIPROCAL[count]
+    return np.rint(mean).astype(np.int32)
 
 
 def _predict_odd_columns(q: I32) -> I32:
     """Prediction of pixels (even row, odd column) from their left and right neighbours."""
-    return _mean_of_valid([q[0::2, 0:-1:2], q[0::2, 2::2]])
+    left, right = q[0::2, 0:-1:2], q[0::2, 2::2]
+    count = (left > 0).view(np.uint8) + (right > 0).view(np.uint8)
+    return _mean(left + right, count)
 
 
 def _predict_odd_rows(q: I32) -> I32:
     """Prediction of pixels (odd row, any column) from the three above and three below."""
-    up, down = q[0:-1:2], q[2::2]
-    return _mean_of_valid(
-        [
-            up,
-            down,
-            _shift_cols(up, 1),
-            _shift_cols(up, -1),
-            _shift_cols(down, 1),
-            _shift_cols(down, -1),
-        ]
-    )
+    even = np.pad(q[0::2], ((0, 0), (1, 1)))
+    valid = (even > 0).view(np.uint8)
+    sum3 = even[:, :-2] + even[:, 1:-1] + even[:, 2:]
+    count3 = valid[:, :-2] + valid[:, 1:-1] + valid[:, 2:]
+    return _mean(sum3[:-1] + sum3[1:], count3[:-1] + count3[1:])
 
 
 def predict_levels(codes: npt.NDArray[np.integer[Any]], mask: Mask, levels: int = LEVELS) -> I64:

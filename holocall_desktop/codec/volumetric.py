@@ -52,10 +52,10 @@ CRC = struct.Struct("<I")
 #: colour blocks no person pixel falls in are flattened to this grey (cheap for JPEG)
 BLOCK = 16
 FILL = 128
-#: margin around the projected person in the colour image, pixels
-MARGIN = 4
 #: every STRIDE-th valid depth pixel (both directions) is projected to find the colour region
-STRIDE = 2
+STRIDE = 3
+#: margin around the projected person in the colour image, pixels (covers the stride too)
+MARGIN = 8
 
 ZSTD_LEVEL = 1
 
@@ -131,8 +131,10 @@ def _flatten_unused_blocks(
     grown = cv2.dilate(used, np.ones((3, 3), np.uint8))[1:-1, 1:-1].astype(bool)
     if grown.all():
         return
-    full = np.repeat(np.repeat(grown, BLOCK, axis=0), BLOCK, axis=1)[:h, :w]
-    crop[~full] = FILL
+    full = cv2.resize(
+        grown.astype(np.uint8), (bw * BLOCK, bh * BLOCK), interpolation=cv2.INTER_NEAREST
+    )[:h, :w]
+    cv2.copyTo(np.full_like(crop, FILL), (full == 0).astype(np.uint8), crop)  # in place
 
 
 def _int(value: object) -> int:
