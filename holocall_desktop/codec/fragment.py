@@ -1,10 +1,11 @@
 """Fragmentation of one encoded frame into data-channel messages, and reassembly.
 
-Every message starts with a 12-byte header (little-endian)::
+Every message starts with a 12-byte header (little-endian), whose first two bytes are the
+version/type pair every message of the data-channel protocol starts with (``docs/protocol.md``)::
 
-    0  2  magic  b"HV"
-    2  1  version (1)
-    3  1  reserved, 0
+    0  1  version (1)
+    1  1  type 0x56 ('V': volumetric fragment)
+    2  2  reserved, 0
     4  4  frame id (uint32, wraps)
     8  2  fragment index (0 .. count-1)
     10 2  fragment count (1 .. MAX_FRAGMENTS)
@@ -23,9 +24,9 @@ from dataclasses import dataclass, field
 
 from holocall_desktop.codec.base import MAX_MESSAGE_BYTES, CodecError
 
-MAGIC = b"HV"
 VERSION = 1
-HEADER = struct.Struct("<2sBBIHH")
+TYPE = 0x56
+HEADER = struct.Struct("<BBHIHH")
 HEADER_BYTES = HEADER.size
 #: at most this many fragments per frame (4 MiB): bounds the reassembly memory
 MAX_FRAGMENTS = 64
@@ -46,7 +47,7 @@ def fragment(payload: bytes, frame_id: int, max_message: int = MAX_MESSAGE_BYTES
     fid = frame_id & 0xFFFFFFFF
     view = memoryview(payload)
     return [
-        HEADER.pack(MAGIC, VERSION, 0, fid, i, count) + view[i * chunk : (i + 1) * chunk]
+        HEADER.pack(VERSION, TYPE, 0, fid, i, count) + view[i * chunk : (i + 1) * chunk]
         for i in range(count)
     ]
 
@@ -57,11 +58,11 @@ def parse_header(message: bytes) -> tuple[int, int, int]:
         raise CodecError(f"message of {len(message)} bytes is shorter than the fragment header")
     if len(message) > MAX_MESSAGE_BYTES:
         raise CodecError(f"message of {len(message)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    magic, version, _reserved, fid, index, count = HEADER.unpack_from(message)
-    if magic != MAGIC:
-        raise CodecError(f"not a volumetric fragment (magic {magic!r})")
+    version, kind, _reserved, fid, index, count = HEADER.unpack_from(message)
     if version != VERSION:
         raise CodecError(f"unsupported fragment version {version} (this build reads {VERSION})")
+    if kind != TYPE:
+        raise CodecError(f"not a volumetric fragment (message type {kind:#04x})")
     if not 1 <= count <= MAX_FRAGMENTS or index >= count:
         raise CodecError(f"bad fragment {index} of {count}")
     return fid, index, count

@@ -12,7 +12,7 @@ from holocall_desktop.codec.base import MAX_MESSAGE_BYTES, CodecError
 from holocall_desktop.codec.fragment import (
     HEADER,
     HEADER_BYTES,
-    MAGIC,
+    TYPE,
     MAX_FRAGMENTS,
     Reassembler,
     fragment,
@@ -23,6 +23,7 @@ from holocall_desktop.codec.fragment import (
 def test_small_payload_is_one_message() -> None:
     msgs = fragment(b"abc", 7)
     assert len(msgs) == 1
+    assert msgs[0][:2] == b"\x01V"  # protocol version 1, message type 0x56
     assert parse_header(msgs[0]) == (7, 0, 1)
     assert Reassembler().push(msgs[0]) == b"abc"
 
@@ -97,13 +98,13 @@ def test_a_restarted_sender_is_accepted() -> None:
     ("message", "reason"),
     [
         (b"", "shorter"),
-        (b"HV\x01", "shorter"),
-        (HEADER.pack(b"XX", 1, 0, 1, 0, 1), "magic"),
-        (HEADER.pack(MAGIC, 9, 0, 1, 0, 1), "version"),
-        (HEADER.pack(MAGIC, 1, 0, 1, 3, 3), "bad fragment"),
-        (HEADER.pack(MAGIC, 1, 0, 1, 0, 0), "bad fragment"),
-        (HEADER.pack(MAGIC, 1, 0, 1, 0, MAX_FRAGMENTS + 1), "bad fragment"),
-        (HEADER.pack(MAGIC, 1, 0, 1, 0, 1) + bytes(MAX_MESSAGE_BYTES), "exceeds"),
+        (b"\x01V\x00", "shorter"),
+        (HEADER.pack(1, 0x41, 0, 1, 0, 1), "message type 0x41"),  # an avatar frame
+        (HEADER.pack(9, TYPE, 0, 1, 0, 1), "version"),
+        (HEADER.pack(1, TYPE, 0, 1, 3, 3), "bad fragment"),
+        (HEADER.pack(1, TYPE, 0, 1, 0, 0), "bad fragment"),
+        (HEADER.pack(1, TYPE, 0, 1, 0, MAX_FRAGMENTS + 1), "bad fragment"),
+        (HEADER.pack(1, TYPE, 0, 1, 0, 1) + bytes(MAX_MESSAGE_BYTES), "exceeds"),
     ],
 )
 def test_malformed_fragments_are_rejected(message: bytes, reason: str) -> None:
@@ -113,9 +114,9 @@ def test_malformed_fragments_are_rejected(message: bytes, reason: str) -> None:
 
 def test_fragment_count_may_not_change_within_a_frame() -> None:
     r = Reassembler()
-    r.push(HEADER.pack(MAGIC, 1, 0, 5, 0, 3) + b"x")
+    r.push(HEADER.pack(1, TYPE, 0, 5, 0, 3) + b"x")
     with pytest.raises(CodecError, match="count changed"):
-        r.push(HEADER.pack(MAGIC, 1, 0, 5, 1, 4) + b"x")
+        r.push(HEADER.pack(1, TYPE, 0, 5, 1, 4) + b"x")
 
 
 def test_oversized_frames_are_refused_by_the_sender() -> None:
