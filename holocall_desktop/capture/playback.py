@@ -272,6 +272,8 @@ class PlaybackSource:
         self.speed = speed
         self.filters = filters
         self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._generation = 0  # bumped by every control call that invalidates a wait
         self._pass: _Pass | None = None
         self._running = False
         self._finished = False
@@ -381,16 +383,25 @@ class PlaybackSource:
             raise ValueError(f"playback speed must be within 0.01..100, got {value}")
         self._speed = float(value)
         self._anchor = None
+        self._changed()
 
     def pause(self) -> None:
         with self._lock:
             self._paused = True
+            self._changed()
 
     def resume(self) -> None:
         with self._lock:
             self._paused = False
             self._show_one = False
             self._anchor = None
+            self._changed()
+
+    def _changed(self) -> None:
+        if hasattr(self, "_cond"):
+            with self._cond:
+                self._generation += 1
+                self._cond.notify_all()
 
     def seek(self, seconds: float) -> None:
         """Continue from the first frame at or after ``seconds`` (clamped to the recording)."""
@@ -405,6 +416,7 @@ class PlaybackSource:
             self._open_at(k)
             if self._paused:
                 self._show_one = True
+            self._changed()
 
     # -- internals --------------------------------------------------------------------------
 
@@ -452,17 +464,23 @@ class PlaybackSource:
             if out is None:
                 return None
         if self.realtime and not self._show_one:
-            now = time.monotonic()
-            ts = out.frame.timestamp
-            if self._anchor is None or ts < self._anchor[1] or now - self._due(ts) > 0.25:
-                self._anchor = (now, ts)  # (re)start the clock, don't rush to catch up
-            wait = self._due(ts) - now
-            if wait > 0:
-                if now + wait > deadline:
-                    self._held = out
-                    time.sleep(max(0.0, deadline - now))
+            # Wait for the frame's time on the condition (which releases the lock, so that
+            # pause/seek/speed from another thread are not blocked and wake us up).
+            generation = self._generation
+            self._held = out
+            while True:
+                now = time.monotonic()
+                ts = out.frame.timestamp
+                if self._anchor is None or ts < self._anchor[1] or now - self._due(ts) > 0.25:
+                    self._anchor = (now, ts)  # (re)start the clock, don't rush to catch up
+                wait = self._due(ts) - now
+                if wait <= 0:
+                    break
+                if now >= deadline:
+                    return None  # not due yet: keep it for the next read
+                self._cond.wait(min(wait, deadline - now))
+                if self._generation != generation or self._paused:
                     return None
-                time.sleep(wait)
         self._held = None
         self._show_one = False
         self._position = out.rec_s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -192,6 +193,25 @@ def test_realtime_read_timeout_keeps_the_frame(synthetic_db3: Path) -> None:
     f = src.read(timeout=5)
     src.stop()
     assert f is not None and np.array_equal(f.depth, ref.frame(1).depth)
+
+
+def test_pause_from_another_thread_interrupts_a_realtime_wait(synthetic_db3: Path) -> None:
+    ref = SyntheticPersonSource(realtime=False, seed=3)
+    src = PlaybackSource(synthetic_db3, realtime=True, speed=0.02)  # frames 1.7 s apart
+    src.start()
+    assert src.read(timeout=5) is not None
+    timer = threading.Timer(0.1, src.pause)
+    timer.start()
+    t0 = time.monotonic()
+    assert src.read(timeout=5) is None  # woken by pause, not after 1.7 s
+    assert time.monotonic() - t0 < 1.0
+    timer.join()
+    src.resume()
+    t0 = time.monotonic()
+    f = src.read(timeout=5)
+    src.stop()
+    assert f is not None and np.array_equal(f.depth, ref.frame(1).depth)
+    assert time.monotonic() - t0 < 1.0  # resuming restarts the clock at this frame
 
 
 def test_read_before_start_is_an_error(d435_db3: Path) -> None:
