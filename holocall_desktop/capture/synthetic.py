@@ -15,8 +15,8 @@ bending, the body sways sideways a little.
 Depth noise model (``noise=True``), after Intel's D400 depth-RMS formula
 ``rms = subpixel · z² / (fx · baseline)`` with ``subpixel = 0.08``, ``baseline = 50 mm``:
 
-- independent Gaussian depth error per pixel with that standard deviation (≈ 6.3 mm at 1.35 m,
-  ≈ 45 mm on the wall at 3.6 m at fx≈426), quantised to ``depth_units = 0.001`` m;
+- independent Gaussian depth error per pixel with that standard deviation (≈ 6.8 mm at 1.35 m,
+  ≈ 49 mm on the wall at 3.6 m at fx=426), quantised to ``depth_units = 0.001`` m;
 - the stereo occlusion band: background pixels left of a foreground object are invisible to the
   right imager (depth is referenced to the left imager, as on the D435) and read 0; the band is as
   wide as the disparity difference ``fx·B·(1/z_near − 1/z_far)`` (≈ 10 px person-to-wall);
