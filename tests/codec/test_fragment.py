@@ -12,8 +12,8 @@ from holocall_desktop.codec.base import MAX_MESSAGE_BYTES, CodecError
 from holocall_desktop.codec.fragment import (
     HEADER,
     HEADER_BYTES,
-    TYPE,
     MAX_FRAGMENTS,
+    TYPE,
     Reassembler,
     fragment,
     parse_header,
