@@ -253,5 +253,5 @@ def test_bench_avatar_runs(face_model_path: Path, capsys: pytest.CaptureFixture[
 
     assert main(["bench", "avatar", "--frames", "3", "--warmup", "1", "--size", "320x240"]) == 0
     out = capsys.readouterr().out
-    assert "| Stage | median ms | p95 ms |" in out
+    assert "| Stage | median ms | p95 ms | min ms |" in out
     assert "Frame size 91 B" in out
