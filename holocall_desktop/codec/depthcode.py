@@ -5,9 +5,9 @@ All steps are whole-array numpy operations (no per-pixel Python loops).
 1. **Quantisation.** Depth ``d`` (in depth units) becomes the code ``q = round(K / d)``: uniform in
    inverse depth, so the depth step ``d² / K`` grows with the square of the distance, as a stereo
    camera's own error does (RealSense RMS error = z² · subpixel / (focal · baseline)). ``K`` comes
-   from the step wanted at 1 m; where that step is below one depth unit (``d < √K``: 577 mm at
-   the default 3 mm step) the code round-trips the depth exactly. Depths under ``K / 65535``
-   units (5 mm at the default) are clamped to it. ``K = 0`` means no quantisation (codes = depth).
+   from the step wanted at 1 m; where that step is below one depth unit (``d < √K``: 520 mm at
+   the default 3.7 mm step) the code round-trips the depth exactly. Depths under ``K / 65535``
+   units (4 mm at the default) are clamped to it. ``K = 0`` means no quantisation (codes = depth).
 2. **Prediction.** Hierarchical and interpolative (:func:`predict_levels`): the grid of even
    rows and columns is coded first (recursively, ``LEVELS`` times; the coarsest grid with the
    2-D gradient predictor ``left + up - upleft`` restarting at every edge of the valid mask,
