@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
+import time
 from types import TracebackType
 
 from aiohttp import web
@@ -65,6 +67,7 @@ class SignalingServer:
         )
         self._runner: web.AppRunner | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self._gc_task: asyncio.Task[None] | None = None
         self.port = 0
 
     @property
@@ -92,7 +95,28 @@ class SignalingServer:
         addresses = self._runner.addresses
         self.port = int(addresses[0][1]) if addresses else self.config.port
         self._maintenance = asyncio.create_task(self._maintain())
+        if self.config.gc_tuning:
+            self._gc_task = asyncio.create_task(self._tune_gc())
         return self.port
+
+    async def _tune_gc(self) -> None:
+        last_full = time.monotonic()
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                if time.monotonic() - last_full > self.config.gc_full_interval:
+                    gc.unfreeze()
+                    started = time.perf_counter()
+                    found = gc.collect()
+                    log.info(
+                        "full GC: %d unreachable objects, %.0f ms",
+                        found,
+                        (time.perf_counter() - started) * 1000,
+                    )
+                    last_full = time.monotonic()
+                gc.freeze()
+        finally:
+            gc.unfreeze()
 
     async def _maintain(self) -> None:
         while True:
@@ -107,10 +131,11 @@ class SignalingServer:
         """Tell every client (``server-shutdown``, then close code 1001) and release resources."""
         if self._runner is None:
             return
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
+        for task in (self._maintenance, self._gc_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.hub.shutdown(notice)
         await self._runner.cleanup()
         self._runner = None

@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a silent instance's users leave their rooms after this",
     )
     red.add_argument("--instance-heartbeat", type=float, default=d.instance_heartbeat, metavar="S")
+    p.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="leave Python's garbage collector alone (by default long-lived objects are frozen "
+        "every second and a full collection runs every --gc-full-interval seconds)",
+    )
+    p.add_argument("--gc-full-interval", type=float, default=d.gc_full_interval, metavar="S")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -181,6 +188,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         instance_ttl=args.instance_ttl,
         instance_heartbeat=args.instance_heartbeat,
         trusted_proxies=tuple(args.trusted_proxy),
+        gc_tuning=not args.no_gc_tuning,
+        gc_full_interval=args.gc_full_interval,
     )
     if config.admin_token is not None and len(config.admin_token) < 16:
         raise ConfigError("the admin token must be at least 16 characters")

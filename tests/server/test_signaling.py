@@ -295,3 +295,22 @@ async def test_join_timeout_closes_idle_connections(
     idle = await SignalClient.connect(http, server.ws_url, room["accessToken"])
     assert (await idle.expect("error"))["code"] == "join-timeout"
     assert await idle.close_code() == 4008
+
+
+async def test_gc_tuning_freezes_and_releases(
+    make_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    import gc
+
+    server = await make_server(gc_tuning=True, gc_full_interval=1.5)
+    room = await create_room(http, server.http_url, "alice")
+    alice = await SignalClient.connect(http, server.ws_url, room["accessToken"])
+    await alice.join(room["roomId"], "alice")
+    await asyncio.sleep(1.2)
+    assert gc.get_freeze_count() > 0  # long-lived objects left the collector's generations
+    await asyncio.sleep(1.0)  # a full collection ran and froze again; the server still serves
+    bob_t = await invite(http, server.http_url, room, "bob")
+    bob = await SignalClient.connect(http, server.ws_url, bob_t["accessToken"])
+    assert (await bob.join(room["roomId"], "bob"))["type"] == "room-state"
+    await server.stop()
+    assert gc.get_freeze_count() == 0
