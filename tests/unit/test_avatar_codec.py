@@ -218,3 +218,18 @@ def test_quaternion_matrix_round_trip() -> None:
         m = quaternion_to_matrix(q)
         np.testing.assert_allclose(m @ m.T, np.eye(3), atol=1e-12)
         np.testing.assert_allclose(matrix_to_quaternion(m), q, atol=1e-9)
+
+
+def test_hand_out_of_range_is_refused_by_the_encoder() -> None:
+    far = AvatarFrame(timestamp=0.0, left_hand=HandData(wrist_position=[40.0, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="outside"):
+        encode_avatar_frame(far)
+    with pytest.raises(ValueError, match="finger_curl"):
+        HandData(finger_curl=[0, 0, 0, 0, 2])
+
+
+def test_hand_rotation_corruption_is_rejected() -> None:
+    data = bytearray(encode_avatar_frame(_vector_frames()["hands"]))
+    data[91 + 6 : 91 + 14] = bytes(8)  # left wrist quaternion all zero
+    with pytest.raises(AvatarFrameError, match="left wrist rotation"):
+        decode_avatar_frame(data)
