@@ -23,6 +23,7 @@ from vispy.visuals import Visual
 from holocall_desktop.avatar.mesh import HeadMesh, load_head_mesh, vertex_normals
 from holocall_desktop.avatar.rig import MorphTargets, build_morph_targets
 from holocall_desktop.model.avatar import NUM_BLENDSHAPES, AvatarFrame, quaternion_to_matrix
+from holocall_desktop.model.room import Seat
 from holocall_desktop.resources import shader_source
 
 CM_TO_M = 0.01
@@ -181,6 +182,23 @@ class AvatarVisual(Visual):
         m = self.model_matrix()
         pts = self._mesh.positions.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
         return float(pts[:, axis].min()), float(pts[:, axis].max())
+
+
+def seat_matrix(seat: Seat, head_height: float = 1.2) -> npt.NDArray[np.float64]:
+    """The 4x4 transform that puts an avatar's head above ``seat``, facing the table centre.
+
+    The avatar's +z (where its face looks) becomes ``seat.facing``, +y stays up, and the head
+    centre sits ``head_height`` metres above the seat's floor point.
+    """
+    forward = np.asarray(seat.facing, dtype=np.float64)
+    forward = forward / np.linalg.norm(forward)
+    up = np.array([0.0, 1.0, 0.0])
+    right = np.cross(up, forward)
+    right /= np.linalg.norm(right)
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2] = right, np.cross(forward, right), forward
+    m[:3, 3] = np.asarray(seat.position, dtype=np.float64) + up * head_height
+    return m
 
 
 def _view_direction(view: Any, model: npt.NDArray[np.float64]) -> tuple[float, float, float]:

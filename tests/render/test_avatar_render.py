@@ -232,3 +232,19 @@ def test_bad_input_is_rejected(fresh: Stage) -> None:
         fresh.avatar.set_blendshapes(np.zeros(10))
     with pytest.raises(ValueError, match="finite"):
         fresh.avatar.set_seat(np.full((4, 4), np.nan))
+
+
+def test_seat_matrix_faces_the_table() -> None:
+    from holocall_desktop.model.room import RoomLayout
+    from holocall_desktop.render.avatar import seat_matrix
+
+    layout = RoomLayout()
+    for index in range(4):
+        seat = layout.seat(index, 4)
+        m = seat_matrix(seat, head_height=1.2)
+        np.testing.assert_allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(m[:3, :3]) == pytest.approx(1.0)
+        np.testing.assert_allclose(m[:3, 2], seat.facing, atol=1e-12)  # the face looks inwards
+        np.testing.assert_allclose(m[:3, 1], [0, 1, 0], atol=1e-12)
+        head = m @ [0, 0, 0, 1]
+        np.testing.assert_allclose(head[:3], seat.position + np.array([0, 1.2, 0]), atol=1e-12)
