@@ -397,6 +397,13 @@ class PlaybackSource:
             self._anchor = None
             self._changed()
 
+    def step(self) -> None:
+        """While paused, deliver exactly the next frame (then stay paused)."""
+        with self._lock:
+            if self._paused:
+                self._show_one = True
+                self._changed()
+
     def _changed(self) -> None:
         if hasattr(self, "_cond"):
             with self._cond:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PySide6.QtCore import QObject, QPoint, QRect, QTimer, Signal
@@ -238,22 +240,32 @@ class MainWindow(QMainWindow):
         pb.play_toggled.connect(
             lambda playing: self._control(lambda s: s.resume() if playing else s.pause())
         )
-        pb.step_requested.connect(lambda: self._control(_step))
+        pb.step_requested.connect(lambda: self._control(lambda s: s.step()))
         pb.seek_requested.connect(lambda t: self._control(lambda s: s.seek(t)))
         pb.loop_toggled.connect(self._set_loop)
         pb.speed_changed.connect(self._set_speed)
 
-    def _control(self, command: object) -> None:
-        if self.runner is not None and self._playback() is not None:
-            self.runner.call(command)  # type: ignore[arg-type]
+    def _control(self, command: Callable[[PlaybackControl], None]) -> None:
+        """Run a playback command on the capture thread (the only thread touching the source)."""
+        runner = self.runner
+        if runner is not None and isinstance(runner.source, PlaybackControl):
+            runner.call(lambda source: command(cast(PlaybackControl, source)))
 
     def _set_loop(self, loop: bool) -> None:
         self.settings.loop = loop
-        self._control(lambda s: setattr(s, "loop", loop))
+
+        def apply(source: PlaybackControl) -> None:
+            source.loop = loop
+
+        self._control(apply)
 
     def _set_speed(self, speed: float) -> None:
         self.settings.speed = speed
-        self._control(lambda s: setattr(s, "speed", speed))
+
+        def apply(source: PlaybackControl) -> None:
+            source.speed = speed
+
+        self._control(apply)
 
     def _on_finished(self) -> None:
         self.statusBar().showMessage("End of recording", 3000)
@@ -322,12 +334,6 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.scene.close()
         super().closeEvent(event)
-
-
-def _step(source: FrameSource) -> None:
-    step = getattr(source, "step", None)
-    if callable(step):
-        step()
 
 
 def _open(spec: str, loop: bool) -> FrameSource:
