@@ -199,16 +199,19 @@ def unpack_frame(image: U8, erode: int = 1) -> DepthFrame:
         if (cintr.width, cintr.height) != (w, h):
             raise CodecError("colour of a packed frame must have the depth size")
         color = np.ascontiguousarray(image[s : s + h, :w])
-    return DepthFrame(
-        depth=depth,
-        depth_units=float(units),
-        depth_intrinsics=dintr,
-        timestamp=float(ts),
-        frame_number=int(fnum),
-        color=color,
-        color_intrinsics=cintr,
-        depth_to_color=Extrinsics(rot_t[:9].reshape(3, 3), rot_t[9:]),
-    )
+    try:
+        return DepthFrame(
+            depth=depth,
+            depth_units=float(units),
+            depth_intrinsics=dintr,
+            timestamp=float(ts),
+            frame_number=int(fnum),
+            color=color,
+            color_intrinsics=cintr,
+            depth_to_color=Extrinsics(rot_t[:9].reshape(3, 3), rot_t[9:]),
+        )
+    except ValueError as exc:  # DepthFrame's own checks
+        raise CodecError(f"inconsistent frame: {exc}") from None
 
 
 class VideoTrackEncoder(Encoder[U8]):

@@ -10,6 +10,7 @@ off (``docs/codec.md``). The byte layout is in ``docs/codec.md``.
 from __future__ import annotations
 
 import io
+import secrets
 import struct
 import zlib
 
@@ -165,12 +166,19 @@ class VolumetricEncoder(Encoder[bytes]):
     """Encodes frames into data-channel messages (see :func:`encode_payload`)."""
 
     def __init__(
-        self, quality: Quality | None = None, max_message: int = MAX_MESSAGE_BYTES
+        self,
+        quality: Quality | None = None,
+        max_message: int = MAX_MESSAGE_BYTES,
+        first_frame_id: int | None = None,
     ) -> None:
         super().__init__(quality)
         self.max_message = max_message
         self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-        self._frame_id = 0
+        # random by default, so that a receiver does not take a restarted sender's frames for
+        # late ones of the previous stream
+        if first_frame_id is None:
+            first_frame_id = secrets.randbits(32)
+        self._frame_id = first_frame_id & 0xFFFFFFFF
 
     def _encode(self, frame: DepthFrame) -> list[bytes]:
         payload = encode_payload(frame, self.quality, self._zstd)
@@ -360,16 +368,19 @@ def _parse(body: memoryview) -> DepthFrame:
         color[cy : cy + ch, cx : cx + cw] = decode_image(rd.take(clen, "colour image"), fmt, cw, ch)
     if rd.remaining():
         raise CodecError(f"{rd.remaining()} unexpected bytes after the frame")
-    return DepthFrame(
-        depth=depth,
-        depth_units=units,
-        depth_intrinsics=dintr,
-        timestamp=ts,
-        frame_number=fnum,
-        color=color,
-        color_intrinsics=cintr,
-        depth_to_color=extr,
-    )
+    try:
+        return DepthFrame(
+            depth=depth,
+            depth_units=units,
+            depth_intrinsics=dintr,
+            timestamp=ts,
+            frame_number=fnum,
+            color=color,
+            color_intrinsics=cintr,
+            depth_to_color=extr,
+        )
+    except ValueError as exc:  # DepthFrame's own checks; the ones above should catch all first
+        raise CodecError(f"inconsistent frame: {exc}") from None
 
 
 class VolumetricDecoder(Decoder[bytes]):

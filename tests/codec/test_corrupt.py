@@ -115,7 +115,7 @@ def test_decoder_rejects_foreign_messages_and_survives_them(
     with pytest.raises(CodecError):
         dec.decode(b"\x00" * 40)
     # a complete but corrupt frame is an error; the next good one decodes
-    good = vol.VolumetricEncoder().encode(person_frames[1])
+    good = vol.VolumetricEncoder(first_frame_id=0).encode(person_frames[1])
     bad = fragment(b"VF\x01garbage", 0xFFFFFFF0)  # a frame id just before the encoder's first
     with pytest.raises(CodecError):
         dec.decode(bad[0])
