@@ -148,3 +148,16 @@ def test_wrong_shapes_are_rejected(shape: tuple[int, ...]) -> None:
 def test_random_images_are_rejected(image: np.ndarray) -> None:
     with pytest.raises(CodecError):
         vt.unpack_frame(image)
+
+
+def test_other_versions_are_named(person_frames: list[DepthFrame]) -> None:
+    import zlib
+
+    image = vt.pack_frame(person_frames[0], Quality())
+    s = vt.strip_rows(image.shape[1])
+    header = bytearray(huecode.strip_to_bytes(image[:s, :, 0], vt.HEADER_BYTES))
+    header[2] = 2
+    header[-4:] = zlib.crc32(bytes(header[:-4])).to_bytes(4, "little")
+    image[:s] = huecode.bytes_to_strip(bytes(header), image.shape[1], s)[..., None]
+    with pytest.raises(CodecError, match="version 2"):
+        vt.unpack_frame(image)
