@@ -16,6 +16,7 @@ def open_source(
     realtime: bool = True,
     loop: bool = False,
     filters: FilterSettings | None = None,
+    camera_mode: tuple[int, int, int] = (848, 480, 30),
 ) -> FrameSource:
     """The source named by ``spec`` (not started).
 
@@ -25,6 +26,7 @@ def open_source(
       raises :class:`~.base.RecordingFormatError`)
 
     ``filters`` apply to the camera and to recordings; the synthetic person ignores them.
+    ``camera_mode`` is the camera's (width, height, fps); the camera checks it when it starts.
     """
     text = spec.strip()
     key = text.lower()
@@ -38,7 +40,8 @@ def open_source(
         serial = text.split(":", 1)[1].strip() if ":" in text else None
         if serial == "":
             raise SourceError(f"no camera serial after 'camera:' in {spec!r}")
-        return RealSenseSource(serial=serial, filters=filters)
+        width, height, fps = camera_mode
+        return RealSenseSource(serial=serial, width=width, height=height, fps=fps, filters=filters)
     if Path(text).suffix.lower() in (".bag", ".db3"):
         from holocall_desktop.capture.playback import PlaybackSource
 

@@ -138,6 +138,9 @@ class MainWindow(QMainWindow):
         self.background_box.setChecked(checked)
         self.background_box.toggled.connect(self._on_background_toggled)
         bar.addWidget(self.background_box)
+        depth = QPushButton("Depth settings…")
+        depth.clicked.connect(self.edit_depth_settings)
+        bar.addWidget(depth)
         reset = QPushButton("Reset view")
         reset.clicked.connect(self.scene.reset_camera)
         bar.addWidget(reset)
@@ -188,7 +191,23 @@ class MainWindow(QMainWindow):
             return []
         from holocall_desktop.processing.background import remove_background
 
-        return [remove_background]
+        depth = self.settings.depth
+        near, far, largest = depth.background_near, depth.background_far, depth.largest_component
+        return [lambda frame: remove_background(frame, near, far, largest)]
+
+    def edit_depth_settings(self) -> None:
+        from holocall_desktop.ui.depth_settings import DepthSettingsDialog
+
+        dialog = DepthSettingsDialog(self.settings.depth, self)
+        if dialog.exec() != DepthSettingsDialog.DialogCode.Accepted:
+            return
+        try:
+            self.settings.depth = dialog.settings()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        if self.source_spec:
+            self.open_source(self.source_spec)  # the camera mode and filters apply on opening
 
     def open_source(self, spec: str) -> bool:
         """Switch to another source; on failure the banner says why and the old one is gone."""
@@ -197,7 +216,7 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self._select_in_box(spec)
         try:
-            source = _open(spec, loop=self.settings.loop)
+            source = _open(spec, self.settings)
         except SourceError as exc:
             self.show_error(str(exc))
             return False
@@ -336,10 +355,14 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _open(spec: str, loop: bool) -> FrameSource:
+def _open(spec: str, settings: AppSettings) -> FrameSource:
     from holocall_desktop.capture.open import open_source
 
-    return open_source(spec, realtime=True, loop=loop)
+    depth = settings.depth
+    filters = depth.filters if depth.filters.any_enabled else None
+    return open_source(
+        spec, realtime=True, loop=settings.loop, filters=filters, camera_mode=depth.camera_mode
+    )
 
 
 def _cameras() -> list[tuple[str, str]]:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 from PySide6.QtCore import QSettings
+
+from holocall_desktop.capture.filters import FilterSettings
+from holocall_desktop.ui.depth_settings import DepthSettings
 
 ORG = "HoloCall"
 APP = "HoloCall Desktop"
@@ -60,6 +66,26 @@ class AppSettings:
     @remove_background.setter
     def remove_background(self, value: bool) -> None:
         self._s.setValue("processing/remove_background", bool(value))
+
+    @property
+    def depth(self) -> DepthSettings:
+        """Camera mode, filters and background range; defaults when missing or unreadable."""
+        raw = self._s.value("capture/depth_settings", "")
+        try:
+            data = json.loads(str(raw))
+            return DepthSettings(
+                camera_mode=tuple(int(v) for v in data["camera_mode"]),  # type: ignore[arg-type]
+                filters=FilterSettings(**data["filters"]),
+                background_near=float(data["background_near"]),
+                background_far=float(data["background_far"]),
+                largest_component=bool(data["largest_component"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return DepthSettings()
+
+    @depth.setter
+    def depth(self, value: DepthSettings) -> None:
+        self._s.setValue("capture/depth_settings", json.dumps(asdict(value)))
 
     @property
     def geometry(self) -> bytes:

@@ -121,3 +121,38 @@ def test_window_draws_real_recording(make_window: Any, qtbot: Any, d435_db3: Pat
     qtbot.waitUntil(lambda: window.last_frame is not None, timeout=15000)
     assert window.last_frame.depth_units == pytest.approx(0.001)
     assert np.count_nonzero(window.last_frame.depth) > 100000
+
+
+def test_depth_settings_apply_filters_to_a_recording(
+    make_window: Any, qtbot: Any, d435_db3: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from holocall_desktop.ui.depth_settings import DepthSettingsDialog
+
+    window = make_window(str(d435_db3), remove_background=False)
+    qtbot.waitUntil(lambda: window.last_frame is not None, timeout=15000)
+    assert window.last_frame.width == 640
+
+    def accept_with_decimation(dialog: DepthSettingsDialog) -> int:
+        dialog.decimation.setChecked(True)
+        dialog.decimation_magnitude.setValue(2)
+        dialog.mode_box.setCurrentIndex(1)  # 640x480 at 30 fps
+        return DepthSettingsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(DepthSettingsDialog, "exec", accept_with_decimation)
+    window.edit_depth_settings()
+    qtbot.waitUntil(
+        lambda: window.last_frame is not None and window.last_frame.width == 320, timeout=15000
+    )
+    assert window.last_frame.depth_intrinsics.fx == pytest.approx(390.43 / 2, abs=0.1)
+    kept = window.settings.depth
+    assert kept.filters.decimation and kept.camera_mode == (640, 480, 30)
+
+    def contradictory(dialog: DepthSettingsDialog) -> int:
+        dialog.near.setValue(3.0)
+        dialog.far.setValue(1.0)
+        return DepthSettingsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(DepthSettingsDialog, "exec", contradictory)
+    window.edit_depth_settings()
+    assert "nearer" in window.banner.message
+    assert window.settings.depth == kept
