@@ -80,7 +80,8 @@ class Extrinsics:
         if not isinstance(other, Extrinsics):
             return NotImplemented
         return bool(
-            np.allclose(self.rotation, other.rotation) and np.allclose(self.translation, other.translation)
+            np.allclose(self.rotation, other.rotation)
+            and np.allclose(self.translation, other.translation)
         )
 
     __hash__ = None  # type: ignore[assignment]
