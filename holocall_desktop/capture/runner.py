@@ -29,6 +29,7 @@ class CapturedFrame:
     frame: DepthFrame
     received: float  # time.monotonic() when the source handed it over
     processed: float  # time.monotonic() after processing
+    wall_time: float  # time.time() when the source handed it over (capture time for latency)
 
 
 class SourceRunner:
@@ -110,10 +111,11 @@ class SourceRunner:
                     continue
                 finished_reported = False
                 received = time.monotonic()
+                wall = time.time()
                 for process in self.processors:
                     frame = process(frame)
                 self.frames_read += 1
-                self.mailbox.put(CapturedFrame(frame, received, time.monotonic()))
+                self.mailbox.put(CapturedFrame(frame, received, time.monotonic(), wall))
         except SourceError as exc:
             self._fail(str(exc))
         except Exception as exc:

@@ -1,0 +1,118 @@
+"""The contract between the call engine (network thread) and whoever shows the call (UI, CLI).
+
+The engine owns every aiortc and aiohttp object on one asyncio loop in its own thread. Callers
+on other threads use only :class:`CallEngine`'s thread-safe methods; the engine reports back
+through a :class:`CallListener` whose methods are called **on the network thread** (a Qt UI
+re-emits them as queued signals; the headless client prints them). Decoded remote frames are not
+pushed through the listener: each participant has a latest-frame-wins mailbox that the renderer
+polls, so a slow renderer never queues frames.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from holocall_desktop.model import DepthFrame
+
+
+class CallState(enum.Enum):
+    IDLE = "idle"
+    CONNECTING = "connecting"  # REST token exchange, WebSocket, join-room
+    JOINED = "joined"  # in the room (peers may still be connecting)
+    RECONNECTING = "reconnecting"  # signaling lost; backing off and retrying, seat held
+    LEFT = "left"  # left on purpose (leave() or the app closing)
+    FAILED = "failed"  # gave up; the message says why in one line
+
+
+class MediaMode(enum.Enum):
+    VOLUMETRIC = "volumetric"  # depth + colour hologram
+    AVATAR = "avatar"  # blendshape-driven avatar
+    NONE = "none"  # camera off / nothing sent yet
+
+
+class PeerConnection(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """How to reach the room.
+
+    ``server`` is the signaling server's base URL (``http://host:3000``); the WebSocket URL and
+    the REST endpoints derive from it. Exactly one way in: ``create_room`` (become the host of a
+    new room), ``invite_secret`` (a guest of ``room_id``), or ``access_token`` (tokens obtained
+    elsewhere). ``user_id`` must be unique in the room.
+    """
+
+    server: str
+    user_id: str
+    display_name: str
+    room_id: str | None = None
+    invite_secret: str | None = None
+    access_token: str | None = None
+    create_room: bool = False
+    codec: str = "volumetric-dc"
+    max_peers: int = 2  # mesh: up to 3 participants in all
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    user_id: str
+    display_name: str
+    seat: int
+    mode: MediaMode = MediaMode.NONE
+    connection: PeerConnection = PeerConnection.CONNECTING
+
+
+@dataclass(frozen=True)
+class PeerStats:
+    """Per remote participant, refreshed about once a second (``None`` = not known yet)."""
+
+    user_id: str
+    rtt_ms: float | None = None
+    loss: float | None = None  # fraction of packets lost, 0..1
+    jitter_ms: float | None = None
+    bitrate_in_kbps: float = 0.0
+    bitrate_out_kbps: float = 0.0
+    fps_in: float = 0.0
+    latency_ms: float | None = None  # glass-to-glass (capture -> drawn), median of the last second
+    frames_in: int = 0
+    frames_bad: int = 0  # messages rejected by the decoders (garbage, corrupt, wrong version)
+
+
+@dataclass(frozen=True)
+class RemoteFrame:
+    """A decoded remote hologram frame, ready to draw.
+
+    ``capture_time`` is the sender's capture instant on this machine's ``time.time()`` clock
+    (the sender's wall clock corrected by the estimated clock offset).
+    """
+
+    user_id: str
+    frame: DepthFrame
+    capture_time: float
+    received_time: float
+    sequence: int
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    join_time_s: float | None = None  # start() -> first remote frame drawn
+    participants_seen: list[str] = field(default_factory=list)
+
+
+class CallListener(Protocol):
+    def on_state(self, state: CallState, message: str) -> None: ...
+
+    def on_participant(self, info: ParticipantInfo) -> None:
+        """A participant joined, or their mode/connection/name changed."""
+        ...
+
+    def on_participant_left(self, user_id: str, reason: str) -> None: ...
+
+    def on_stats(self, stats: list[PeerStats]) -> None: ...
