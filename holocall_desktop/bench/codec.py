@@ -106,11 +106,15 @@ def run(args: argparse.Namespace) -> int:
         return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
 
     # -- ours: data channel ----------------------------------------------------------------
-    def ours(name: str, quality: Quality, every: int = 1) -> Result:
+    def ours(name: str, quality: Quality, every: int = 1, colour: bool = True) -> Result:
         res = Result(name)
         enc = volumetric.VolumetricEncoder(quality)
         enc.encode(frames[0])  # warm up (Pillow/libwebp load on first use)
         for f in frames[::every]:
+            if not colour:
+                f = DepthFrame(
+                    f.depth, f.depth_units, f.depth_intrinsics, f.timestamp, f.frame_number
+                )
 
             def encode(f: DepthFrame = f) -> list[bytes]:
                 enc._limiter = type(enc._limiter)()  # measure every frame, no fps cap
@@ -144,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
             rm, _ = depth_err(ref, g_depth)
             res.rmse_mm.append(rm)
             res.kept.append(float(np.count_nonzero(g.depth) / np.count_nonzero(f.depth)))
-            assert f.color is not None and g.color is not None
-            res.psnr_db.append(psnr(g.color, f.color, f.depth > 0))
+            if colour:
+                assert f.color is not None and g.color is not None
+                res.psnr_db.append(psnr(g.color, f.color, f.depth > 0))
             res.enc_ms.append(te)
             res.dec_ms.append(td)
         return res
@@ -186,10 +191,11 @@ def run(args: argparse.Namespace) -> int:
             res.dec_ms.append(td)
         return res
 
-    def draco(bits: int, level: int = 1) -> Result:
+    def draco(bits: int, level: int = 1, colour: bool = True) -> Result:
         import DracoPy
 
-        res = Result(f"DracoPy point cloud, {bits}-bit positions, RGB, speed level {level}")
+        what = "RGB" if colour else "no colour"
+        res = Result(f"DracoPy point cloud, {bits}-bit positions, {what}, speed level {level}")
         for f in frames:
             intr = f.depth_intrinsics
             assert f.color is not None
@@ -208,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
                         quantization_bits=bits,
                         compression_level=level,
                         preserve_order=True,
-                        colors=col,
+                        colors=col if colour else None,
                     )
                 )
 
@@ -220,10 +226,11 @@ def run(args: argparse.Namespace) -> int:
             res.sizes.append(len(blob))
             res.rmse_mm.append(float(np.sqrt(np.mean(e**2))))
             res.kept.append(1.0)
-            cols = np.asarray(pc.colors).reshape(-1, 3)
-            img = np.zeros_like(f.color)
-            img[v, u] = cols
-            res.psnr_db.append(psnr(img, f.color, f.depth > 0))
+            if colour:
+                cols = np.asarray(pc.colors).reshape(-1, 3)
+                img = np.zeros_like(f.color)
+                img[v, u] = cols
+                res.psnr_db.append(psnr(img, f.color, f.depth > 0))
             res.enc_ms.append(te)
             res.dec_ms.append(td)
         return res
@@ -296,6 +303,8 @@ def run(args: argparse.Namespace) -> int:
         png16(),
         draco(11),
         draco(14),
+        ours("ours: volumetric-dc, depth only (frames without colour)", Quality(), colour=False),
+        draco(11, colour=False),
     ]
     sweep_ours: list[Result] = []
     sweep_draco: list[Result] = []
@@ -347,10 +356,12 @@ def run(args: argparse.Namespace) -> int:
         return statistics.median(a + b for a, b in zip(r.enc_ms, r.dec_ms, strict=True))
 
     print()
-    for ref in [results[7], *sweep_draco[:1]]:
-        ratio = statistics.median(ours_main.sizes) / statistics.median(ref.sizes)
+    comparisons = [(ours_main, results[7]), (results[9], results[10])]
+    comparisons += [(ours_main, d) for d in sweep_draco[:1]]
+    for mine, ref in comparisons:
+        ratio = statistics.median(mine.sizes) / statistics.median(ref.sizes)
         print(
-            f"ours (default) vs {ref.name}: {total(ref) / total(ours_main):.1f}x faster "
+            f"{mine.name} vs {ref.name}: {total(ref) / total(mine):.1f}x faster "
             f"(encode+decode), {ratio:.2f}x the bytes"
         )
     if args.plot and sweep_ours:
