@@ -22,6 +22,7 @@ uniform float u_splat;            // splat diameter as a multiple of one grid ce
 uniform float u_grid_step;        // grid stride in depth pixels
 uniform float u_max_point;        // largest splat in framebuffer pixels
 uniform float u_opacity;
+uniform float u_reveal;           // 0..1: rows below (1 - reveal) * height are shown (join/leave)
 uniform float u_px_per_unit;     // framebuffer pixels per metre at clip w = 1 (set per draw)
 
 varying vec4 v_color;
@@ -30,7 +31,8 @@ void main()
 {
     vec2 tex = (a_pixel + 0.5) / u_depth_size;
     float z = texture2D(u_depth, tex).r;
-    if (!(z > 0.0) || z <= u_range.x || z > u_range.y) {
+    float reveal_row = (1.0 - u_reveal) * u_depth_size.y;
+    if (!(z > 0.0) || z <= u_range.x || z > u_range.y || a_pixel.y < reveal_row) {
         gl_Position = vec4(2.0, 2.0, 2.0, 1.0);   // outside the clip volume: dropped
         gl_PointSize = 0.0;
         v_color = vec4(0.0);
@@ -47,6 +49,11 @@ void main()
         } else {
             rgb = vec3(0.5);
         }
+    }
+    // a bright scan line at the edge while a participant materialises or fades out
+    float edge = 1.0 - clamp((a_pixel.y - reveal_row) / (0.04 * u_depth_size.y), 0.0, 1.0);
+    if (u_reveal < 1.0) {
+        rgb = mix(rgb, vec3(0.45, 0.9, 1.0), edge);
     }
     v_color = vec4(rgb, u_opacity);
 

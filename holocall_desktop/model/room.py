@@ -67,3 +67,18 @@ def capture_to_room(
     m[:3, 2] = forward
     m[:3, 3] = seat.position - forward * capture_distance + np.array([0.0, camera_height, 0.0])
     return m
+
+
+def arrange_seats(my_seat: int, others: dict[str, int], room_size: int) -> dict[str, int]:
+    """Where each remote participant sits around the table, as seen by the local viewer.
+
+    ``others`` maps user ids to the seats the server gave them (0 .. room_size-1); the viewer
+    always sits at display seat 0 and the others follow in the server's seat order, starting
+    from the viewer's right, so every participant sees the same order around the table and the
+    table has exactly one place per participant (two face each other, three form a triangle).
+    Returns user id → display seat index in ``1 .. len(others)``.
+    """
+    if room_size < 1:
+        raise ValueError(f"room size must be positive, got {room_size}")
+    order = sorted(others, key=lambda uid: ((others[uid] - my_seat) % room_size, uid))
+    return {uid: i + 1 for i, uid in enumerate(order)}

@@ -66,6 +66,8 @@ class HologramVisual(Visual):
         p["u_grid_step"] = float(grid_step)
         p["u_max_point"] = float(max_point_size)
         p["u_opacity"] = 1.0
+        p["u_reveal"] = 1.0
+        self._reveal = 1.0
         p["u_round"] = 1.0 if round_splats else 0.0
         self.freeze()
 
@@ -85,6 +87,16 @@ class HologramVisual(Visual):
 
     def set_splat(self, splat: float) -> None:
         self.shared_program["u_splat"] = float(splat)
+        self.update()
+
+    @property
+    def reveal(self) -> float:
+        return self._reveal
+
+    def set_reveal(self, reveal: float) -> None:
+        """Show the bottom ``reveal`` fraction of the rows (1 = whole hologram, 0 = nothing)."""
+        self._reveal = min(1.0, max(0.0, float(reveal)))
+        self.shared_program["u_reveal"] = self._reveal
         self.update()
 
     def set_opacity(self, opacity: float) -> None:

@@ -24,6 +24,10 @@ BACKGROUND = (0.07, 0.08, 0.11, 1.0)
 FRONT_AZIMUTH = 90.0
 
 
+#: seconds for a participant to materialise (or dissolve) with the scan-line reveal
+REVEAL_SECONDS = 0.8
+
+
 @dataclass
 class Participant:
     pid: str
@@ -32,6 +36,7 @@ class Participant:
     node: Hologram
     label: scene.visuals.Text
     capture_distance: float
+    reveal_target: float = 1.0  # 1 = present, 0 = leaving (removed once dissolved)
 
 
 class HoloScene:
@@ -52,6 +57,10 @@ class HoloScene:
         self._grid_step = grid_step
         self._splat = splat
         self.participants: dict[str, Participant] = {}
+        self._seat_count: int | None = None
+        self._self_view: scene.widgets.ViewBox | None = None
+        self._self_node: Hologram | None = None
+        self.canvas.events.resize.connect(self._layout_self_view)
         self._room_nodes: list[scene.visuals.VisualNode] = []
         if show_room:
             self._build_room()
@@ -94,14 +103,24 @@ class HoloScene:
 
     # -- participants ----------------------------------------------------------------------
     def add_participant(
-        self, pid: str, name: str = "", seat_index: int | None = None, capture_distance: float = 1.3
+        self,
+        pid: str,
+        name: str = "",
+        seat_index: int | None = None,
+        capture_distance: float = 1.3,
+        animate: bool = False,
     ) -> Participant:
+        """Put a participant at a seat; with ``animate`` they materialise from the feet up once
+        their first frame arrives (see :meth:`animate`)."""
         if pid in self.participants:
-            return self.participants[pid]
+            part = self.participants[pid]
+            part.reveal_target = 1.0
+            return part
         used = {p.seat_index for p in self.participants.values()}
         if seat_index is None:
             seat_index = next(i for i in range(1, self.layout.max_seats) if i not in used)
         node = Hologram(parent=self.view.scene, grid_step=self._grid_step, splat=self._splat)
+        node.set_reveal(0.0 if animate else 1.0)
         label = scene.visuals.Text(
             name,
             color="white",
@@ -115,12 +134,33 @@ class HoloScene:
         self._place_all()
         return part
 
-    def remove_participant(self, pid: str) -> None:
-        part = self.participants.pop(pid, None)
+    def remove_participant(self, pid: str, animate: bool = False) -> None:
+        """Take a participant away; with ``animate`` they dissolve first."""
+        part = self.participants.get(pid)
         if part is None:
             return
+        if animate and part.node.frame is not None and part.node.reveal > 0.0:
+            part.reveal_target = 0.0
+            self.canvas.update()
+            return
+        del self.participants[pid]
         part.node.parent = None
         part.label.parent = None
+        self._place_all()
+
+    def set_name(self, pid: str, name: str) -> None:
+        part = self.participants[pid]
+        part.name = name
+        part.label.text = name
+
+    def set_seat(self, pid: str, seat_index: int) -> None:
+        self.participants[pid].seat_index = seat_index
+        self._place_all()
+
+    def set_seat_count(self, count: int | None) -> None:
+        """Fix the number of places at the table (a call: everyone in the room); ``None`` =
+        just enough for the viewer and the participants shown."""
+        self._seat_count = count
         self._place_all()
 
     def set_frame(self, pid: str, frame: DepthFrame) -> None:
@@ -130,10 +170,36 @@ class HoloScene:
     def hologram(self, pid: str) -> Hologram:
         return self.participants[pid].node
 
+    def animate(self, dt: float) -> bool:
+        """Advance join/leave reveals by ``dt`` seconds; True while something is moving."""
+        moving = False
+        step = dt / REVEAL_SECONDS
+        for pid, part in list(self.participants.items()):
+            node = part.node
+            if node.frame is None or node.reveal == part.reveal_target:
+                continue
+            if part.reveal_target > node.reveal:
+                node.set_reveal(min(part.reveal_target, node.reveal + step))
+            else:
+                node.set_reveal(max(part.reveal_target, node.reveal - step))
+            if part.reveal_target == 0.0 and node.reveal == 0.0:
+                self.remove_participant(pid)
+            elif node.reveal != part.reveal_target:
+                moving = True
+        return moving
+
     def seat_count(self) -> int:
-        """Seats around the table: the viewer plus every participant, at least two."""
+        """Seats around the table: fixed for a call, else the viewer plus every participant."""
+        if self._seat_count is not None:
+            return max(self._seat_count, 2)
         highest = max((p.seat_index for p in self.participants.values()), default=0)
         return max(2, len(self.participants) + 1, highest + 1)
+
+    def seat_position(self, pid: str) -> npt.NDArray[np.float64]:
+        """Room position (metres) of a participant's seat, head height: where their voice is."""
+        part = self.participants[pid]
+        seat = self.layout.seat(part.seat_index, self.seat_count())
+        return seat.position + np.array([0.0, 1.25, 0.0])
 
     def _place_all(self) -> None:
         count = self.seat_count()
@@ -143,6 +209,67 @@ class HoloScene:
             part.node.transform = MatrixTransform(m.T.astype(np.float32))
             part.label.pos = (seat.position[0], 1.85, seat.position[2])
         self.canvas.update()
+
+    # -- self-view -------------------------------------------------------------------------
+    def set_self_frame(self, frame: DepthFrame | None) -> None:
+        """Show the local participant in a mirrored picture-in-picture corner (None hides it)."""
+        if frame is None:
+            if self._self_view is not None:
+                self._self_view.parent = None
+                self._self_view = None
+                self._self_node = None
+            return
+        if self._self_view is None:
+            self._build_self_view()
+        assert self._self_node is not None
+        self._self_node.set_frame(frame)
+        self.canvas.update()
+
+    @property
+    def self_view_rect(self) -> tuple[int, int, int, int] | None:
+        """(x, y, width, height) of the self-view in canvas pixels, if shown."""
+        if self._self_view is None:
+            return None
+        x, y = self._self_view.pos
+        w, h = self._self_view.size
+        return int(x), int(y), int(w), int(h)
+
+    def _build_self_view(self) -> None:
+        box = scene.widgets.ViewBox(
+            parent=self.canvas.scene,
+            border_color=(0.6, 0.7, 0.9, 0.8),
+            bgcolor=(0.1, 0.11, 0.15, 1),
+        )
+        box.camera = scene.TurntableCamera(
+            up="+y",
+            fov=40.0,
+            center=(0.0, 1.2, 0.0),
+            distance=1.7,
+            elevation=0.0,
+            azimuth=FRONT_AZIMUTH,
+        )
+        box.camera.depth_value = 200.0
+        node = Hologram(parent=box.scene, grid_step=self._grid_step, splat=self._splat)
+        seat = self.layout.seat(1, 2)
+        m = capture_to_room(seat, capture_distance=1.3)
+        m[:3, 3] -= seat.position  # centre the person in the little view
+        mirror = np.diag([-1.0, 1.0, 1.0, 1.0])  # a mirror image, as people expect of themselves
+        node.transform = MatrixTransform((mirror @ m).T.astype(np.float32))
+        scene.visuals.Text(
+            "You", color="white", font_size=9, anchor_x="left", anchor_y="top", parent=box
+        ).pos = (6, 4)
+        self._self_view = box
+        self._self_node = node
+        self._layout_self_view()
+
+    def _layout_self_view(self, _event: object = None) -> None:
+        if self._self_view is None:
+            return
+        cw, ch = self.canvas.size
+        w = max(120, cw // 5)
+        h = int(w * 0.75)
+        self._self_view.size = (w, h)
+        self._self_view.pos = (cw - w - 12, ch - h - 12)
 
     def capture_to_canvas(self, pid: str) -> MatrixTransform:
         """The full transform from a participant's depth-camera coordinates to canvas pixels."""

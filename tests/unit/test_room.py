@@ -39,3 +39,18 @@ def test_person_at_capture_distance_stands_on_the_seat_facing_the_table() -> Non
     assert above[1] == pytest.approx(1.75)
     nearer = m @ np.array([0.0, 0.0, 1.0, 1.0])  # nearer to the camera = nearer to the table
     assert np.linalg.norm(nearer[[0, 2]]) < np.linalg.norm(on_axis[[0, 2]])
+
+
+def test_arrangement_is_relative_to_the_viewer_and_consistent() -> None:
+    from holocall_desktop.model.room import arrange_seats
+
+    # server seats: alice 0, bob 1, carol 4 in a room of 6
+    seats = {"alice": 0, "bob": 1, "carol": 4}
+    for me in seats:
+        others = {u: s for u, s in seats.items() if u != me}
+        shown = arrange_seats(seats[me], others, 6)
+        assert sorted(shown.values()) == [1, 2]
+    # everyone sees the same cyclic order: alice -> bob -> carol -> alice
+    assert arrange_seats(0, {"bob": 1, "carol": 4}, 6) == {"bob": 1, "carol": 2}
+    assert arrange_seats(1, {"alice": 0, "carol": 4}, 6) == {"carol": 1, "alice": 2}
+    assert arrange_seats(4, {"alice": 0, "bob": 1}, 6) == {"alice": 1, "bob": 2}
