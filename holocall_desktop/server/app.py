@@ -16,7 +16,7 @@ from holocall_desktop.server.auth import TokenService
 from holocall_desktop.server.config import ServerConfig
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import MemoryPresence, Presence
-from holocall_desktop.server.rest import RestApi
+from holocall_desktop.server.rest import RestApi, cors_middleware
 from holocall_desktop.server.ws import SignalingHub
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ def create_app(
     api = RestApi(
         config, hub, tokens, metrics, admin_token or config.admin_token or secrets.token_urlsafe(32)
     )
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(
+        client_max_size=64 * 1024, middlewares=[cors_middleware(config.cors_origins)]
+    )
     app.router.add_get("/ws", hub.handle)
     app.add_routes(api.routes())
     return app, hub, api

@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="proxy address whose X-Forwarded-For is believed (repeatable)",
     )
+    net.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="web origin allowed to call the REST API, e.g. https://app.example.com "
+        "(repeatable; default: any, '*'); 'none' for no CORS",
+    )
     auth = p.add_argument_group("auth")
     auth.add_argument("--jwt-algorithm", choices=JWT_ALGORITHMS, default=d.jwt_algorithm)
     auth.add_argument(
@@ -188,12 +195,21 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         instance_ttl=args.instance_ttl,
         instance_heartbeat=args.instance_heartbeat,
         trusted_proxies=tuple(args.trusted_proxy),
+        cors_origins=_cors(args.cors_origin),
         gc_tuning=not args.no_gc_tuning,
         gc_full_interval=args.gc_full_interval,
     )
     if config.admin_token is not None and len(config.admin_token) < 16:
         raise ConfigError("the admin token must be at least 16 characters")
     return config.validate()
+
+
+def _cors(values: list[str] | None) -> tuple[str, ...]:
+    if not values:
+        return ServerConfig().cors_origins
+    if values == ["none"]:
+        return ()
+    return tuple(values)
 
 
 def raise_fd_limit(wanted: int) -> int:

@@ -64,6 +64,8 @@ class ServerConfig:
     instance_heartbeat: float = 2.0
 
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    # Origins whose web pages may call the REST API ("*" = any; tokens are bearer, no cookies).
+    cors_origins: tuple[str, ...] = ("*",)
 
     # Garbage-collector tuning for a dedicated server process: move long-lived objects out of
     # the cyclic collector's reach every second (gc.freeze) so that a full collection does not
@@ -141,6 +143,11 @@ class ServerConfig:
                 raise ConfigError(f"TURN URL must start with turn: or turns:, got {url!r}")
         if self.turn_urls and not self.turn_secret:
             raise ConfigError("TURN URLs need the TURN shared secret (coturn static-auth-secret)")
+        for origin in self.cors_origins:
+            if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+                raise ConfigError(
+                    f"CORS origin must be '*' or scheme://host[:port], got {origin!r}"
+                )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("Redis URL must start with redis://, rediss:// or unix://")
         return self

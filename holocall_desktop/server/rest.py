@@ -30,6 +30,47 @@ from holocall_desktop.server.ws import SignalingHub, client_ip
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def cors_middleware(origins: tuple[str, ...]) -> Any:
+    """Let web pages from ``origins`` call the REST API (preflight included)."""
+
+    def allowed(origin: str | None) -> str | None:
+        if origin is None or not origins:
+            return None
+        if "*" in origins:
+            return "*"
+        return origin if origin in origins else None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = allowed(request.headers.get("Origin"))
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if origin is None:
+                return _error(403, "forbidden", "origin not allowed")
+            return web.Response(
+                status=204, headers={"Access-Control-Allow-Origin": origin, **CORS_HEADERS}
+            )
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as exc:
+            if origin is not None and request.path != "/ws":
+                exc.headers["Access-Control-Allow-Origin"] = origin
+            raise
+        if origin is not None and not response.prepared:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            if origin != "*":
+                response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware
+
+
 def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status, headers=headers)
 

@@ -45,6 +45,7 @@ def test_help() -> None:
         (["--jwt-private-key", "/nonexistent/key.pem"], {}, "cannot read JWT private key"),
         (["--redis", "redis://127.0.0.1:1/0"], {}, "every instance must share the signing key"),
         (["--admin-token", "short"], {}, "at least 16 characters"),
+        (["--cors-origin", "app.example.com"], {}, "CORS origin must be"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(

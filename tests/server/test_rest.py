@@ -11,6 +11,7 @@ from aiohttp import web
 from holocall_desktop.server.app import SignalingServer
 from holocall_desktop.server.rest import OPENAPI_PATH
 from tests.server.client import SignalClient, create_room, invite
+from tests.server.conftest import ServerFactory
 
 _SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_]+="[^"]*",?)*\})? [-+0-9.eInf]+$')
 
@@ -103,3 +104,40 @@ async def test_rest_input_errors(server: SignalingServer, http: aiohttp.ClientSe
         assert r.status == web.HTTPRequestEntityTooLarge.status_code
     async with http.get(f"{url}/ws") as r:  # not an upgrade
         assert r.status == 400
+
+
+async def test_cors_lets_a_web_page_call_the_api(
+    server: SignalingServer, http: aiohttp.ClientSession
+) -> None:
+    origin = {"Origin": "https://app.example.test"}
+    preflight = {
+        **origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    async with http.options(f"{server.http_url}/rooms", headers=preflight) as r:
+        assert r.status == 204
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert "POST" in r.headers["Access-Control-Allow-Methods"]
+        assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
+    async with http.post(f"{server.http_url}/rooms", json={}, headers=origin) as r:
+        assert r.status == 201 and r.headers["Access-Control-Allow-Origin"] == "*"
+    async with http.get(f"{server.http_url}/rooms", headers=origin) as r:
+        assert r.status == 403 and r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_cors_can_be_restricted(
+    make_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(cors_origins=("https://app.example.test",))
+    preflight = {"Origin": "https://evil.example.test", "Access-Control-Request-Method": "POST"}
+    async with http.options(f"{server.http_url}/rooms", headers=preflight) as r:
+        assert r.status == 403
+    async with http.get(
+        f"{server.http_url}/health", headers={"Origin": "https://evil.example.test"}
+    ) as r:
+        assert "Access-Control-Allow-Origin" not in r.headers
+    async with http.get(
+        f"{server.http_url}/health", headers={"Origin": "https://app.example.test"}
+    ) as r:
+        assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.test"
