@@ -17,10 +17,12 @@ All steps are whole-array numpy operations (no per-pixel Python loops).
    a causal predictor adds up instead: on the synthetic person this takes the residual stream
    from 18.6 KB to 14.4 KB per frame.
 3. **Residual stream.** Residuals of the valid pixels, coarse to fine, each part in raster
-   order, zig-zag mapped to unsigned, one byte each; values ≥ 255 are written as 255 plus a
-   ``uint16`` in an escape list (65535 there escapes once more to a ``uint32``).
+   order, zig-zag mapped to unsigned, two per byte (4 bits each); 15 escapes to an escape list
+   of ``value - 15``, one byte each, where 255 escapes to a ``uint16`` and 65535 there to a
+   ``uint32``.
 4. **Valid mask.** Run lengths of the bounding box's mask in raster order, alternating
-   invalid/valid starting with invalid, one byte each with the same escape scheme.
+   invalid/valid starting with invalid, one byte each with the 255 → ``uint16`` → ``uint32``
+   escapes.
 
 The four arrays are compressed together by zstd (see :mod:`.volumetric` for the byte layout).
 """
@@ -281,6 +283,40 @@ def unpack_unsigned(small: U8, mid: U16, huge: npt.NDArray[np.uint32]) -> I64:
         raise CodecError("second-level escape count mismatch")
     second[where2] = huge
     out[where] = second
+    return out
+
+
+NIBBLE_ESCAPE = 15
+
+
+def pack_nibbles(values: I64) -> tuple[U8, U8, U16, npt.NDArray[np.uint32]]:
+    """Values ≥ 0 two to a byte (first value in the high nibble); 15 escapes to the next value
+    of an escape list holding ``value - 15`` (packed by :func:`pack_unsigned`).
+
+    Two residuals per byte let zstd's Huffman stage code pairs: it cannot spend less than one
+    bit on a byte, and single residuals have an entropy of only 2-3 bits (14.3 -> 12.3 KB on the
+    synthetic person)."""
+    small = np.minimum(values, NIBBLE_ESCAPE).astype(np.uint8)
+    if small.size % 2:
+        small = np.append(small, np.uint8(0))
+    pairs = ((small[0::2] << 4) | small[1::2]).astype(np.uint8)
+    escaped = values[values >= NIBBLE_ESCAPE] - NIBBLE_ESCAPE
+    return (pairs, *pack_unsigned(escaped))
+
+
+def unpack_nibbles(pairs: U8, n: int, small: U8, mid: U16, huge: npt.NDArray[np.uint32]) -> I64:
+    """Inverse of :func:`pack_nibbles` for ``n`` values."""
+    if pairs.size != (n + 1) // 2:
+        raise CodecError(f"{pairs.size} residual bytes for {n} values")
+    out = np.empty(2 * pairs.size, dtype=np.int64)
+    out[0::2] = pairs >> 4
+    out[1::2] = pairs & 0x0F
+    out = out[:n]
+    where = out == NIBBLE_ESCAPE
+    escaped = unpack_unsigned(small, mid, huge)
+    if int(np.count_nonzero(where)) != escaped.size:
+        raise CodecError("residual escape count mismatch")
+    out[where] = escaped + NIBBLE_ESCAPE
     return out
 
 

@@ -43,7 +43,7 @@ VERSION = 1
 FLAG_COLOR = 0x01
 FLAG_KEY = 0x02
 
-FIXED = struct.Struct("<2sBBQdfd4H7I")
+FIXED = struct.Struct("<2sBBQdfd4H8I")
 COLOR_FIXED = struct.Struct("<B4HI")
 COLOR_FORMATS = {"jpeg": 1, "webp": 2}
 #: libwebp effort 0..6: 2 is ~3 ms for a person at 848x480, within 5 % of the bytes of 4
@@ -204,7 +204,7 @@ def encode_payload(
     runs = dc.mask_runs(mask) if bw else np.zeros(0, np.int64)
     residuals = dc.predict_levels(codes, mask) if bw else np.zeros(0, np.int64)
     run_parts = dc.pack_unsigned(runs)
-    res_parts = dc.pack_unsigned(dc.zigzag(residuals))
+    res_parts = dc.pack_nibbles(dc.zigzag(residuals))
     zdepth = zc.compress(
         b"".join(p.astype(p.dtype.newbyteorder("<")).tobytes() for p in (*run_parts, *res_parts))
     )
@@ -228,7 +228,9 @@ def encode_payload(
         bw,
         bh,
         len(zdepth),
-        *(int(p.size) for p in (*run_parts, *res_parts)),
+        *(int(p.size) for p in run_parts),
+        int(residuals.size),
+        *(int(p.size) for p in res_parts[1:]),
     )
     body = b"".join([head, pack_intrinsics(dintr), zdepth, color_part])
     return body + CRC.pack(zlib.crc32(body))
@@ -304,8 +306,8 @@ def _parse(body: memoryview) -> DepthFrame:
     flags, fnum = _int(fields[2]), _int(fields[3])
     ts, units, k = (float(fields[i]) for i in (4, 5, 6))  # type: ignore[arg-type]
     x0, y0, bw, bh, zlen = (_int(v) for v in fields[7:12])
-    counts = [_int(v) for v in fields[12:18]]
-    n_runs, n_run_mid, n_run_huge, n_valid, n_res_mid, n_res_huge = counts
+    counts = [_int(v) for v in fields[12:19]]
+    n_runs, n_run_mid, n_run_huge, n_valid, n_res_esc, n_res_mid, n_res_huge = counts
     if flags & ~(FLAG_COLOR | FLAG_KEY):
         raise CodecError(f"unknown flags {flags:#x}")
     if not flags & FLAG_KEY:
@@ -322,11 +324,20 @@ def _parse(body: memoryview) -> DepthFrame:
         or n_runs > area + 1
         or n_run_mid > n_runs
         or n_run_huge > n_run_mid
-        or n_res_mid > n_valid
+        or n_res_esc > n_valid
+        or n_res_mid > n_res_esc
         or n_res_huge > n_res_mid
     ):
         raise CodecError("depth section counts inconsistent with the box")
-    sizes = [n_runs, 2 * n_run_mid, 4 * n_run_huge, n_valid, 2 * n_res_mid, 4 * n_res_huge]
+    sizes = [
+        n_runs,
+        2 * n_run_mid,
+        4 * n_run_huge,
+        (n_valid + 1) // 2,
+        n_res_esc,
+        2 * n_res_mid,
+        4 * n_res_huge,
+    ]
     expected = sum(sizes)
     zdepth = rd.take(zlen, "depth section")
     try:
@@ -342,16 +353,32 @@ def _parse(body: memoryview) -> DepthFrame:
     depth = np.zeros((dintr.height, dintr.width), dtype=np.uint16)
     if area:
         offsets = np.cumsum([0, *sizes])
+        lengths = [
+            n_runs,
+            n_run_mid,
+            n_run_huge,
+            (n_valid + 1) // 2,
+            n_res_esc,
+            n_res_mid,
+            n_res_huge,
+        ]
+        dtypes = ("u1", "<u2", "<u4", "u1", "u1", "<u2", "<u4")
         arrays = [
             np.frombuffer(raw, dtype, n, int(o))
-            for dtype, n, o in zip(("u1", "<u2", "<u4") * 2, counts, offsets, strict=False)
+            for dtype, n, o in zip(dtypes, lengths, offsets, strict=False)
         ]
         runs = dc.unpack_unsigned(
             arrays[0], arrays[1].astype(np.uint16), arrays[2].astype(np.uint32)
         )
         mask = dc.runs_to_mask(runs, (bh, bw))
         residuals = dc.unzigzag(
-            dc.unpack_unsigned(arrays[3], arrays[4].astype(np.uint16), arrays[5].astype(np.uint32))
+            dc.unpack_nibbles(
+                arrays[3],
+                n_valid,
+                arrays[4],
+                arrays[5].astype(np.uint16),
+                arrays[6].astype(np.uint32),
+            )
         )
         codes = dc.reconstruct_levels(residuals, mask)
         depth[y0 : y0 + bh, x0 : x0 + bw] = dc.dequantise(codes, k)

@@ -60,6 +60,9 @@ def test_prediction_round_trips_any_codes_and_mask(codes: np.ndarray) -> None:
     packed = dc.pack_unsigned(dc.zigzag(residuals))
     back = dc.unzigzag(dc.unpack_unsigned(*packed))
     assert np.array_equal(back, residuals)
+    pairs, *escapes = dc.pack_nibbles(dc.zigzag(residuals))
+    nib = dc.unzigzag(dc.unpack_nibbles(pairs, residuals.size, *escapes))
+    assert np.array_equal(nib, residuals)
     assert np.array_equal(dc.reconstruct(back, mask, runs), codes)
     for levels in (1, 3):
         hier = dc.predict_levels(codes, mask, levels)
@@ -96,6 +99,15 @@ def test_escape_counts_are_checked() -> None:
     small = np.array([255, 1], dtype=np.uint8)
     with pytest.raises(CodecError, match="escape"):
         dc.unpack_unsigned(small, np.zeros(0, np.uint16), np.zeros(0, np.uint32))
+
+
+def test_nibble_streams_are_checked() -> None:
+    pairs, *escapes = dc.pack_nibbles(np.array([1, 2, 30, 4], dtype=np.int64))
+    assert pairs.tolist() == [0x12, 0xF4]
+    with pytest.raises(CodecError):
+        dc.unpack_nibbles(pairs, 6, *escapes)
+    with pytest.raises(CodecError):
+        dc.unpack_nibbles(pairs, 4, np.zeros(0, np.uint8), escapes[1], escapes[2])
 
 
 def test_codes_out_of_range_are_rejected() -> None:
