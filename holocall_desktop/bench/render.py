@@ -15,7 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=30, help="distinct synthetic frames (default 30)")
     p.add_argument("--repeats", type=int, default=3, help="passes over the frames (default 3)")
     p.add_argument("--size", default="1280x720", help="canvas size WxH (default 1280x720)")
-    p.add_argument("--participants", type=int, default=1, help="holograms in the scene (default 1)")
+    p.add_argument(
+        "--participants",
+        type=int,
+        default=2,
+        help="people in the call including the viewer, 2..10 (default 2: one remote hologram)",
+    )
 
 
 def _ms(fn: Callable[[], object]) -> float:
@@ -41,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from holocall_desktop.render.scene import HoloScene
 
     vispy.use(app="pyside6")
+    if not 2 <= args.participants <= 10:
+        print("holocall: error: --participants must be 2..10", file=sys.stderr)
+        return 2
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     holo = HoloScene(size=(width, height), show=True, show_room=False)
     canvas = holo.canvas
-    ids = [f"p{i}" for i in range(args.participants)]
+    ids = [f"p{i}" for i in range(args.participants - 1)]
     markers = []
     for pid in ids:
         holo.add_participant(pid)
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"# holocall bench render — {platform.machine()}, {renderer}, canvas {width}x{height}, "
-        f"{args.participants} hologram(s), {points} valid points per 848x480 frame, "
+        f"{len(ids)} remote hologram(s), {points} valid points per 848x480 frame, "
         f"{len(res['h_frame'])} interleaved iterations"
     )
     print(f"command: `{cmd}`\n")

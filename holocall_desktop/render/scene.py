@@ -118,7 +118,10 @@ class HoloScene:
             return part
         used = {p.seat_index for p in self.participants.values()}
         if seat_index is None:
-            seat_index = next(i for i in range(1, self.layout.max_seats) if i not in used)
+            free = [i for i in range(1, self.layout.max_seats) if i not in used]
+            if not free:
+                raise ValueError(f"the table is full ({self.layout.max_seats} seats)")
+            seat_index = free[0]
         node = Hologram(parent=self.view.scene, grid_step=self._grid_step, splat=self._splat)
         node.set_reveal(0.0 if animate else 1.0)
         label = scene.visuals.Text(
