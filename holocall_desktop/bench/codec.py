@@ -412,7 +412,11 @@ def _plot(
     )
     for r in video:
         ax1.plot(
-            st.median(r.sizes) / 1000, st.median(r.rmse_mm), "x", ms=9, label=r.name.split(",")[0]
+            st.median(r.sizes) / 1000,
+            st.median(r.rmse_mm),
+            "x",
+            ms=9,
+            label=r.name.split(" (")[0] + ", " + r.name.rsplit(", ", 1)[-1],
         )
     ax1.axhline(2.0, color="grey", lw=0.8, ls=":")
     ax1.axvline(20.0, color="grey", lw=0.8, ls=":")
