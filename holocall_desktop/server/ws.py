@@ -51,6 +51,7 @@ class Connection:
     __slots__ = (
         "_allowance",
         "_last",
+        "abusive",
         "claims",
         "ip",
         "room_id",
@@ -66,6 +67,7 @@ class Connection:
         self.session = uuid.uuid4().hex
         self.room_id: str | None = None
         self.violations = 0
+        self.abusive = False
         self._allowance = float(burst)
         self._last = time.monotonic()
 
@@ -190,7 +192,8 @@ class SignalingHub:
                             "binary-not-supported", "binary frames are not part of the protocol"
                         ),
                     )
-                elif msg.type == WSMsgType.ERROR:
+                elif msg.type == WSMsgType.ERROR:  # oversized or broken frame; aiohttp closes
+                    conn.abusive = True
                     self.metrics.inc("holocall_signal_errors_total", code="frame-error")
                     break
         except Exception:  # one bad client never takes the server down
@@ -226,7 +229,8 @@ class SignalingHub:
         if self.shutting_down:
             return
         try:
-            if self.config.reconnect_grace > 0:
+            # a client closed for abuse (violations, oversized frames) does not keep its seat
+            if self.config.reconnect_grace > 0 and not conn.abusive:
                 if await self.presence.mark_disconnected(room_id, conn.user_id, conn.session):
                     self._grace[key] = asyncio.create_task(
                         self._expire_seat(room_id, conn.user_id, conn.session)
@@ -258,6 +262,7 @@ class SignalingHub:
         self.metrics.inc("holocall_signal_errors_total", code=exc.code)
         await conn.send(m.error(exc.code, exc.message))
         if conn.violations >= self.config.max_violations:
+            conn.abusive = True
             await self._close_with_error(
                 conn,
                 CloseCode.POLICY_VIOLATION,

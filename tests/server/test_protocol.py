@@ -280,3 +280,15 @@ def test_fuzz_message_types(fuzz_server: SignalingServer, kind: str) -> None:
         asyncio.run(_fuzz_once(fuzz_server, frames))
 
     run()
+
+
+async def test_abusive_client_loses_its_seat_despite_the_grace(
+    make_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(max_violations=2, reconnect_grace=30.0)
+    alice, bob, _ = await _pair(http, server)
+    await bob.send_raw("x")
+    await bob.send_raw("y")
+    assert await bob.close_code() == 1008
+    left = await alice.expect("user-left", timeout=2.0)
+    assert left["userId"] == "bob" and left["reason"] == "disconnected"
