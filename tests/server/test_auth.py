@@ -264,3 +264,42 @@ def test_hs256_and_es256_configurations() -> None:
                 jwt_algorithm="ES256", jwt_private_key_pem=generate_private_key_pem("RS256")
             )
         )
+
+
+async def test_embedded_jwk_and_other_asymmetric_algorithms_are_refused(
+    server: SignalingServer, http: aiohttp.ClientSession, room: dict[str, Any]
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    attacker_pem = generate_private_key_pem("RS256")
+    attacker = serialization.load_pem_private_key(attacker_pem, password=None)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))  # type: ignore[arg-type]
+    # the attacker embeds its own public key in the header: it must not be used
+    forged = jwt.encode(
+        _claims(server, room["roomId"]), attacker_pem, algorithm="RS256", headers={"jwk": jwk}
+    )
+    await _refused(http, server, forged)
+    # a validly formed ES256 token means nothing to an RS256 server
+    es = jwt.encode(_claims(server, room["roomId"]), generate_private_key_pem("ES256"), "ES256")
+    assert "not accepted" in await _refused(http, server, es)
+    # nor does a PS256 token signed with some RSA key
+    ps = jwt.encode(_claims(server, room["roomId"]), attacker_pem, algorithm="PS256")
+    assert "not accepted" in await _refused(http, server, ps)
+
+
+async def test_wrong_issuer_or_audience_is_refused(
+    server: SignalingServer, http: aiohttp.ClientSession, room: dict[str, Any], rsa_pem: bytes
+) -> None:
+    for override in ({"iss": "someone-else"}, {"aud": "another-service"}):
+        token = jwt.encode(_claims(server, room["roomId"], **override), rsa_pem, "RS256")
+        await _refused(http, server, token)
+
+
+async def test_connection_limit(make_server: ServerFactory, http: aiohttp.ClientSession) -> None:
+    server = await make_server(max_connections=1)
+    room = await create_room(http, server.http_url, "alice")
+    first = await SignalClient.connect(http, server.ws_url, room["accessToken"])
+    second = await SignalClient.connect(http, server.ws_url, room["accessToken"])
+    assert (await second.expect("error"))["code"] == "server-full"
+    assert await second.close_code() == 1013
+    assert (await first.join(room["roomId"], "alice"))["type"] == "room-state"
