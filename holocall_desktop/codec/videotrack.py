@@ -30,7 +30,7 @@ from holocall_desktop.codec import huecode
 from holocall_desktop.codec.base import CodecError, Decoder, Encoder, Quality, VolumetricCodec
 from holocall_desktop.codec.registry import register
 from holocall_desktop.codec.volumetric import decimate
-from holocall_desktop.codec.wire import check_size
+from holocall_desktop.codec.wire import MAX_SIDE, check_size
 from holocall_desktop.model import DepthFrame, Extrinsics, Intrinsics
 
 U8 = npt.NDArray[np.uint8]
@@ -154,7 +154,7 @@ def unpack_frame(image: U8, erode: int = 1) -> DepthFrame:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3:
         raise CodecError("packed frame must be an (H, W, 3) uint8 image")
     total_h, total_w = image.shape[:2]
-    if image.shape[2] != 3 or total_w % (2 * ALIGN) or total_w > 2 * 8192:
+    if image.shape[2] != 3 or total_w % (2 * ALIGN) or total_w > 2 * MAX_SIDE:
         raise CodecError(f"packed frame size {total_w}x{total_h} is not a packed layout")
     s = strip_rows(total_w)
     if total_h <= s:

@@ -22,7 +22,7 @@ from holocall_desktop.codec.base import CodecError
 from holocall_desktop.model import Extrinsics, Intrinsics
 
 #: largest image side the decoders accept
-MAX_SIDE = 8192
+MAX_SIDE = 4096
 
 _INTR = struct.Struct("<HH4d")
 _COEFFS = struct.Struct("<5f")
