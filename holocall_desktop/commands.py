@@ -38,6 +38,8 @@ def register(sub: Any) -> None:
     record.add_argument("--force", action="store_true", help="overwrite an existing file")
     record.set_defaults(handler=_run_record)
 
+    _register_join(sub)
+
 
 def _window_options(p: argparse.ArgumentParser) -> None:
     bg = p.add_mutually_exclusive_group()
@@ -105,3 +107,123 @@ def _run_record(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     print(f"holocall: recorded {summary} to {out}")
     return 0
+
+
+# ---- join -------------------------------------------------------------------------------------
+
+
+def _register_join(sub: Any) -> None:
+    join = sub.add_parser(
+        "join",
+        help="join a call from an invite link (--headless: no window, JSON lines on stdout)",
+        description="Join a call. URL is an invite link (holocall://HOST:PORT/ROOM?invite=SECRET "
+        "or http://HOST:PORT/rooms/ROOM?invite=SECRET), or with --create the signaling server "
+        "(http://HOST:PORT) on which to create a room; its invite link is the first JSON line.",
+    )
+    join.add_argument("url", help="invite link, or the server URL with --create")
+    join.add_argument("--headless", action="store_true", help="no window: report JSON lines")
+    join.add_argument("--create", action="store_true", help="create a new room and host it")
+    join.add_argument("--name", default="headless", help="display name (default: headless)")
+    join.add_argument("--user-id", help="user id in the room (default: made from --name)")
+    join.add_argument(
+        "--source",
+        default="synthetic",
+        help="synthetic[:SEED] (default), camera[:SERIAL] or a recording path",
+    )
+    join.add_argument("--codec", default="volumetric-dc", help="volumetric-dc or hue-video")
+    join.add_argument("--fps", type=float, help="frame rate of the synthetic source (30)")
+    join.add_argument("--size", help="WIDTHxHEIGHT of the synthetic source (848x480)")
+    join.add_argument("--preload", type=int, default=0, help="render N frames first and loop them")
+    join.add_argument("--keep-background", action="store_true", help="send the whole scene")
+    join.add_argument("--frames", type=int, help="stop once every peer delivered N frames")
+    join.add_argument("--peers", type=int, default=1, help="peers --frames waits for (1)")
+    join.add_argument("--seconds", type=float, help="stay this many seconds, then leave")
+    join.add_argument(
+        "--timeout", type=float, default=60.0, help="give up on --frames after this (60 s)"
+    )
+    join.add_argument("--save-frames", type=Path, help="save received frames (npz) here")
+    join.add_argument("--save-limit", type=int, default=5, help="frames saved per peer (5)")
+    join.add_argument("--peer-timeout", type=float, default=5.0, help="drop a silent peer (5 s)")
+    join.add_argument("--tone", type=float, help="send a test tone of this many Hz as audio")
+    join.set_defaults(handler=_run_join)
+
+
+def _run_join(args: argparse.Namespace) -> int:
+    if not args.headless:
+        raise CliError("the windowed join is `holocall` → Join…; use --headless here")
+    from holocall_desktop.capture.base import SourceError
+    from holocall_desktop.codec.base import CodecError
+    from holocall_desktop.transport.api import CallConfig
+    from holocall_desktop.transport.engine import EngineOptions
+    from holocall_desktop.transport.headless import HeadlessParticipant, user_id_for
+    from holocall_desktop.transport.invite import InviteError, parse_invite
+
+    if args.frames is None and args.seconds is None:
+        raise CliError("give --frames N or --seconds S")
+    for name in ("frames", "seconds", "fps", "timeout", "peer_timeout"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise CliError(f"--{name.replace('_', '-')} must be positive")
+    if args.peers < 1 or args.preload < 0 or args.save_limit < 0:
+        raise CliError("--peers must be ≥ 1, --preload and --save-limit ≥ 0")
+    size = None
+    if args.size:
+        try:
+            w, h = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            raise CliError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
+        size = (w, h)
+    user_id = args.user_id or user_id_for(args.name)
+    if args.create:
+        server = args.url.rstrip("/")
+        if not server.startswith(("http://", "https://")):
+            raise CliError(f"with --create, URL is the server, http://HOST:PORT (got {server!r})")
+        config = CallConfig(
+            server=server,
+            user_id=user_id,
+            display_name=args.name,
+            create_room=True,
+            codec=args.codec,
+        )
+    else:
+        try:
+            invite = parse_invite(args.url)
+        except InviteError as exc:
+            raise CliError(str(exc)) from exc
+        config = CallConfig(
+            server=invite.server,
+            user_id=user_id,
+            display_name=args.name,
+            room_id=invite.room_id,
+            invite_secret=invite.invite_secret,
+            codec=args.codec,
+        )
+    if args.save_frames is not None:
+        args.save_frames.mkdir(parents=True, exist_ok=True)
+    audio = None
+    if args.tone is not None:
+        from holocall_desktop.transport.tracks import ToneTrack
+
+        audio = ToneTrack(args.tone)
+    try:
+        participant = HeadlessParticipant(
+            config,
+            args.source,
+            fps=args.fps,
+            size=size,
+            preload=args.preload,
+            background_removal=not args.keep_background,
+            save_dir=args.save_frames,
+            save_limit=args.save_limit,
+            options=EngineOptions(peer_timeout=args.peer_timeout),
+            local_audio=audio,
+        )
+    except (SourceError, CodecError) as exc:
+        raise CliError(str(exc)) from exc
+    signal.signal(signal.SIGTERM, lambda *_: participant.request_stop())
+    try:
+        return participant.run(
+            frames=args.frames, seconds=args.seconds, peers=args.peers, timeout=args.timeout
+        )
+    except SourceError as exc:
+        raise CliError(str(exc)) from exc

@@ -7,7 +7,10 @@ from pathlib import Path
 from holocall_desktop.capture.base import FrameSource, SourceError
 from holocall_desktop.capture.filters import FilterSettings
 
-SPEC_HELP = "'synthetic', 'camera', 'camera:SERIAL' or a recording path ending in .bag or .db3"
+SPEC_HELP = (
+    "'synthetic', 'synthetic:SEED', 'camera', 'camera:SERIAL' or a recording path ending in "
+    ".bag or .db3"
+)
 
 
 def open_source(
@@ -20,7 +23,8 @@ def open_source(
 ) -> FrameSource:
     """The source named by ``spec`` (not started).
 
-    - ``synthetic`` → :class:`~.synthetic.SyntheticPersonSource`
+    - ``synthetic`` / ``synthetic:SEED`` → :class:`~.synthetic.SyntheticPersonSource` (seed 0
+      by default; another seed gives another shirt colour, noise and phase of the animation)
     - ``camera`` / ``camera:SERIAL`` → :class:`~.realsense.RealSenseSource` (opened on start)
     - ``*.bag`` / ``*.db3`` → :class:`~.playback.PlaybackSource` (validated now: a bad file
       raises :class:`~.base.RecordingFormatError`)
@@ -34,6 +38,13 @@ def open_source(
         from holocall_desktop.capture.synthetic import SyntheticPersonSource
 
         return SyntheticPersonSource(realtime=realtime)
+    if key.startswith("synthetic:"):
+        from holocall_desktop.capture.synthetic import SyntheticPersonSource
+
+        seed_text = text.split(":", 1)[1].strip()
+        if not seed_text.isdigit():
+            raise SourceError(f"synthetic source seed must be a whole number ≥ 0, got {spec!r}")
+        return SyntheticPersonSource(realtime=realtime, seed=int(seed_text))
     if key == "camera" or key.startswith("camera:"):
         from holocall_desktop.capture.realsense import RealSenseSource
 

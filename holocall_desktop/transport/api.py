@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from holocall_desktop.model import DepthFrame
+from holocall_desktop.model.avatar import AvatarFrame
 
 
 class CallState(enum.Enum):
@@ -67,6 +68,11 @@ class ParticipantInfo:
     seat: int
     mode: MediaMode = MediaMode.NONE
     connection: PeerConnection = PeerConnection.CONNECTING
+    # from the participant's consent message (docs/protocol.md); False until one arrives
+    allows_audio_recording: bool = False
+    allows_hologram_recording: bool = False
+    recording: bool = False  # the participant says it is recording the call
+    codec: str | None = None  # the volumetric codec it sends with (from its hello)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ class PeerStats:
     latency_ms: float | None = None  # glass-to-glass (capture -> drawn), median of the last second
     frames_in: int = 0
     frames_bad: int = 0  # messages rejected by the decoders (garbage, corrupt, wrong version)
+    clock_offset_ms: float | None = None  # their wall clock minus ours (ping/pong, NTP-style)
+    frames_out: int = 0  # frames sent to them
+    frames_dropped: int = 0  # received frames replaced before being decoded (latest wins)
 
 
 @dataclass(frozen=True)
@@ -101,9 +110,38 @@ class RemoteFrame:
 
 
 @dataclass(frozen=True)
+class RemoteAvatar:
+    """A remote avatar frame (type 0x41 on the ``hologram`` channel).
+
+    ``frame.timestamp`` is on the sender's capture clock; ``received_time`` is ``time.time()``
+    here when it arrived.
+    """
+
+    user_id: str
+    frame: AvatarFrame
+    received_time: float
+
+
+@dataclass(frozen=True)
+class RemoteAnchor:
+    """A remote ``anchor_sync`` (the seed's AR anchor message): where ``participant_id``'s
+    shared anchor is, in metres and a unit quaternion (x, y, z, w)."""
+
+    user_id: str  # who sent it
+    participant_id: str
+    position: tuple[float, float, float]
+    rotation: tuple[float, float, float, float]
+    cloud_anchor_id: str | None
+    received_time: float
+
+
+@dataclass(frozen=True)
 class CallSummary:
     join_time_s: float | None = None  # start() -> first remote frame drawn
     participants_seen: list[str] = field(default_factory=list)
+    reconnects: int = 0  # signaling reconnects
+    frames_sent: int = 0
+    frames_received: int = 0
 
 
 class CallListener(Protocol):

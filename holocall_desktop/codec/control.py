@@ -1,0 +1,412 @@
+"""Call messages of the data-channel protocol besides frames: anchor sync and control messages.
+
+Every message starts with the protocol's version/type pair (``docs/protocol.md``). This module
+encodes and decodes:
+
+- on the ``hologram`` channel: ``anchor_sync`` (``0x53``); volumetric fragments (``0x56``,
+  :mod:`.fragment`) and avatar frames (``0x41``, :mod:`.avatar_frame`) have their own modules;
+- on the ``control`` channel: ``hello`` (``0x48``), ``ping`` (``0x50``), ``pong`` (``0x51``),
+  ``quality`` feedback (``0x46``), ``consent`` (``0x43``), ``mode`` change (``0x4D``) and
+  ``bye`` (``0x42``).
+
+:func:`decode_control` / :func:`decode_anchor` raise :class:`WireError` (a :class:`CodecError`)
+with a one-line reason for anything malformed: wrong version, unknown type, truncation, trailing
+bytes, reserved bits set, non-finite numbers, out-of-range values, bad UTF-8. Nothing is partially
+decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+
+from holocall_desktop.codec.base import CodecError
+
+VERSION = 1
+
+TYPE_AVATAR = 0x41  # 'A' (codec.avatar_frame)
+TYPE_BYE = 0x42  # 'B'
+TYPE_CONSENT = 0x43  # 'C'
+TYPE_QUALITY = 0x46  # 'F' (feedback)
+TYPE_HELLO = 0x48  # 'H'
+TYPE_MODE = 0x4D  # 'M'
+TYPE_PING = 0x50  # 'P'
+TYPE_PONG = 0x51  # 'Q'
+TYPE_ANCHOR = 0x53  # 'S' (anchor sync)
+TYPE_VOLUMETRIC = 0x56  # 'V' (codec.fragment)
+
+#: the longest display name in bytes (UTF-8)
+MAX_NAME_BYTES = 128
+#: participant ids follow the signaling server's rule
+_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class WireError(CodecError):
+    """A control or anchor message that cannot be accepted (the reason is one line)."""
+
+
+class Mode(IntEnum):
+    """What a participant sends (the wire values of ``transport.api.MediaMode``)."""
+
+    NONE = 0
+    VOLUMETRIC = 1
+    AVATAR = 2
+
+
+class Capability(IntFlag):
+    """What a participant can receive and send (``hello.capabilities``)."""
+
+    VOLUMETRIC_DC = 1 << 0  # volumetric fragments on the hologram channel
+    HUE_VIDEO = 1 << 1  # hue-coded depth on a video track
+    AVATAR = 1 << 2  # avatar frames
+    ANCHOR_SYNC = 1 << 3  # anchor_sync messages
+    AUDIO = 1 << 4  # an Opus audio track
+    QUALITY_FEEDBACK = 1 << 5  # reads quality feedback
+
+
+ALL_CAPABILITIES = Capability(0x3F)
+
+
+class Codec(IntEnum):
+    """The volumetric codec a participant sends with (``hello.codec``)."""
+
+    NONE = 0
+    VOLUMETRIC_DC = 1
+    HUE_VIDEO = 2
+
+
+CODEC_NAMES = {Codec.VOLUMETRIC_DC: "volumetric-dc", Codec.HUE_VIDEO: "hue-video"}
+
+
+class ByeReason(IntEnum):
+    LEAVING = 0  # the user left the call
+    APP_EXIT = 1  # the app is closing
+    ERROR = 2  # leaving because of an error
+
+
+class Consent(IntFlag):
+    """Recording consent flags (``consent.flags``)."""
+
+    RECORD_AUDIO = 1 << 0  # the sender allows others to record its audio
+    RECORD_HOLOGRAM = 1 << 1  # … its hologram / avatar
+    RECORDING = 1 << 2  # the sender is recording the call now
+
+
+# ---- messages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    """First message on the control channel, both ways."""
+
+    display_name: str
+    mode: Mode
+    codec: Codec = Codec.VOLUMETRIC_DC
+    capabilities: Capability = ALL_CAPABILITIES
+    max_version: int = VERSION  # highest protocol version the sender reads
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Clock probe: ``t1`` is the sender's ``time.time()`` when sent."""
+
+    seq: int
+    t1: float
+
+
+@dataclass(frozen=True)
+class Pong:
+    """Answer to :class:`Ping`: ``t1`` echoed, ``t2`` = receive time, ``t3`` = send time, both
+    on the answerer's ``time.time()`` (NTP's four timestamps, the fourth taken on arrival)."""
+
+    seq: int
+    t1: float
+    t2: float
+    t3: float
+
+
+@dataclass(frozen=True)
+class QualityFeedback:
+    """What the receiver measured over the last second, and the bitrate it asks for.
+
+    ``None`` = not known. ``max_bitrate_kbps`` 0 = no limit.
+    """
+
+    loss: float | None  # 0..1
+    fps: float  # 0..655.35
+    latency_ms: float | None  # 0..65534
+    max_bitrate_kbps: int = 0
+
+
+@dataclass(frozen=True)
+class ConsentMessage:
+    flags: Consent
+
+
+@dataclass(frozen=True)
+class ModeChange:
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class Bye:
+    reason: ByeReason = ByeReason.LEAVING
+
+
+@dataclass(frozen=True)
+class AnchorSync:
+    """The seed's ``anchor_sync``: where a participant's shared anchor is (metres, unit
+    quaternion x, y, z, w), with an optional cloud anchor id."""
+
+    participant_id: str
+    position: tuple[float, float, float]
+    rotation: tuple[float, float, float, float]
+    cloud_anchor_id: str | None = None
+
+
+ControlMessage = Hello | Ping | Pong | QualityFeedback | ConsentMessage | ModeChange | Bye
+
+# ---- layouts ----------------------------------------------------------------------------------
+
+_HEAD = struct.Struct("<BB")
+_HELLO = struct.Struct("<BBBBHBB")  # ver, type, mode, codec, caps, max_version, name_len
+_PING = struct.Struct("<BBId")
+_PONG = struct.Struct("<BBIddd")
+_QUALITY = struct.Struct("<BBHHHI")
+_FLAGS = struct.Struct("<BBB")  # consent, mode, bye: one byte after the header
+_ANCHOR_HEAD = struct.Struct("<BBBB")  # ver, type, flags, id_len
+_ANCHOR_POSE = struct.Struct("<7f")
+
+_UNKNOWN_U16 = 0xFFFF
+
+
+def _check_float(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise WireError(f"{what} is not a finite number")
+    return value
+
+
+def _utf8(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WireError(f"{what} is not valid UTF-8") from None
+
+
+def encode_control(message: ControlMessage) -> bytes:
+    """The bytes of one control-channel message (``ValueError`` for values that do not fit)."""
+    if isinstance(message, Hello):
+        name = message.display_name.encode("utf-8")
+        if len(name) > MAX_NAME_BYTES:
+            raise ValueError(f"display name is longer than {MAX_NAME_BYTES} bytes in UTF-8")
+        return (
+            _HELLO.pack(
+                VERSION,
+                TYPE_HELLO,
+                int(message.mode),
+                int(message.codec),
+                int(message.capabilities),
+                message.max_version,
+                len(name),
+            )
+            + name
+        )
+    if isinstance(message, Ping):
+        return _PING.pack(VERSION, TYPE_PING, message.seq & 0xFFFFFFFF, message.t1)
+    if isinstance(message, Pong):
+        return _PONG.pack(
+            VERSION, TYPE_PONG, message.seq & 0xFFFFFFFF, message.t1, message.t2, message.t3
+        )
+    if isinstance(message, QualityFeedback):
+        loss = (
+            _UNKNOWN_U16
+            if message.loss is None
+            else round(min(max(message.loss, 0.0), 1.0) * 10000)
+        )
+        fps = round(min(max(message.fps, 0.0), 655.35) * 100)
+        latency = (
+            _UNKNOWN_U16
+            if message.latency_ms is None
+            else round(min(max(message.latency_ms, 0.0), 65534.0))
+        )
+        if not 0 <= message.max_bitrate_kbps <= 0xFFFFFFFF:
+            raise ValueError("max_bitrate_kbps must fit in 32 bits")
+        return _QUALITY.pack(VERSION, TYPE_QUALITY, loss, fps, latency, message.max_bitrate_kbps)
+    if isinstance(message, ConsentMessage):
+        return _FLAGS.pack(VERSION, TYPE_CONSENT, int(message.flags))
+    if isinstance(message, ModeChange):
+        return _FLAGS.pack(VERSION, TYPE_MODE, int(message.mode))
+    if isinstance(message, Bye):
+        return _FLAGS.pack(VERSION, TYPE_BYE, int(message.reason))
+    raise TypeError(f"not a control message: {type(message).__name__}")
+
+
+def _header(data: bytes | memoryview) -> tuple[memoryview, int]:
+    view = memoryview(data)
+    if len(view) < _HEAD.size:
+        raise WireError(f"truncated: {len(view)} bytes, shorter than the 2-byte header")
+    version, kind = _HEAD.unpack_from(view)
+    if version != VERSION:
+        raise WireError(f"unsupported protocol version {version} (this build speaks {VERSION})")
+    return view, kind
+
+
+def _exact(view: memoryview, size: int, what: str) -> None:
+    if len(view) < size:
+        raise WireError(f"truncated {what}: {len(view)} of {size} bytes")
+    if len(view) > size:
+        raise WireError(f"{what} has {len(view) - size} trailing bytes")
+
+
+def _enum_value(enum: type[IntEnum], value: int, what: str) -> int:
+    try:
+        return int(enum(value))
+    except ValueError:
+        raise WireError(f"unknown {what} {value}") from None
+
+
+def decode_control(data: bytes | memoryview) -> ControlMessage:
+    """Parse one control-channel message; :class:`WireError` if it is not a valid one."""
+    view, kind = _header(data)
+    if kind == TYPE_HELLO:
+        if len(view) < _HELLO.size:
+            raise WireError(f"truncated hello: {len(view)} of at least {_HELLO.size} bytes")
+        _, _, mode, codec, caps, max_version, n = _HELLO.unpack_from(view)
+        _exact(view, _HELLO.size + n, "hello")
+        if n > MAX_NAME_BYTES:
+            raise WireError(f"hello: display name of {n} bytes (max {MAX_NAME_BYTES})")
+        if caps & ~int(ALL_CAPABILITIES):
+            raise WireError(f"hello: unknown capability bits {caps:#06x}")
+        if max_version < 1:
+            raise WireError("hello: max_version must be at least 1")
+        name = _utf8(bytes(view[_HELLO.size :]), "hello display name")
+        return Hello(
+            display_name=name,
+            mode=Mode(_enum_value(Mode, mode, "mode")),
+            codec=Codec(_enum_value(Codec, codec, "codec")),
+            capabilities=Capability(caps),
+            max_version=max_version,
+        )
+    if kind == TYPE_PING:
+        _exact(view, _PING.size, "ping")
+        _, _, seq, t1 = _PING.unpack_from(view)
+        return Ping(seq, _check_float(t1, "ping t1"))
+    if kind == TYPE_PONG:
+        _exact(view, _PONG.size, "pong")
+        _, _, seq, t1, t2, t3 = _PONG.unpack_from(view)
+        return Pong(
+            seq,
+            _check_float(t1, "pong t1"),
+            _check_float(t2, "pong t2"),
+            _check_float(t3, "pong t3"),
+        )
+    if kind == TYPE_QUALITY:
+        _exact(view, _QUALITY.size, "quality feedback")
+        _, _, loss, fps, latency, bitrate = _QUALITY.unpack_from(view)
+        if loss != _UNKNOWN_U16 and loss > 10000:
+            raise WireError(f"quality feedback: loss {loss} / 10000 is more than 100 %")
+        return QualityFeedback(
+            loss=None if loss == _UNKNOWN_U16 else loss / 10000,
+            fps=fps / 100,
+            latency_ms=None if latency == _UNKNOWN_U16 else float(latency),
+            max_bitrate_kbps=bitrate,
+        )
+    if kind in (TYPE_CONSENT, TYPE_MODE, TYPE_BYE):
+        what = {TYPE_CONSENT: "consent", TYPE_MODE: "mode change", TYPE_BYE: "bye"}[kind]
+        _exact(view, _FLAGS.size, what)
+        value = view[2]
+        if kind == TYPE_CONSENT:
+            if value & ~0x07:
+                raise WireError(f"consent: reserved flag bits set ({value:#04x})")
+            return ConsentMessage(Consent(value))
+        if kind == TYPE_MODE:
+            return ModeChange(Mode(_enum_value(Mode, value, "mode")))
+        return Bye(ByeReason(_enum_value(ByeReason, value, "bye reason")))
+    if kind in (TYPE_VOLUMETRIC, TYPE_AVATAR, TYPE_ANCHOR):
+        raise WireError(f"message type {kind:#04x} belongs on the hologram channel")
+    raise WireError(f"unknown control message type {kind:#04x}")
+
+
+def encode_anchor(message: AnchorSync) -> bytes:
+    """The bytes of one ``anchor_sync`` message (``ValueError`` for values that do not fit)."""
+    if not _ID.match(message.participant_id):
+        raise ValueError("participant id must be 1-64 characters of A-Z a-z 0-9 _ . -")
+    pid = message.participant_id.encode("ascii")
+    values = [*message.position, *message.rotation]
+    if len(message.position) != 3 or len(message.rotation) != 4:
+        raise ValueError("anchor position needs 3 values and rotation 4")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("anchor position and rotation must be finite")
+    norm = math.sqrt(sum(v * v for v in message.rotation))
+    if abs(norm - 1.0) > 1e-3:
+        raise ValueError(f"anchor rotation must be a unit quaternion (norm {norm:.4f})")
+    out = _ANCHOR_HEAD.pack(
+        VERSION, TYPE_ANCHOR, 1 if message.cloud_anchor_id is not None else 0, len(pid)
+    )
+    out += pid + _ANCHOR_POSE.pack(*values)
+    if message.cloud_anchor_id is not None:
+        cloud = message.cloud_anchor_id.encode("utf-8")
+        if not 1 <= len(cloud) <= 255:
+            raise ValueError("cloud anchor id must be 1-255 bytes in UTF-8")
+        out += bytes([len(cloud)]) + cloud
+    return out
+
+
+def decode_anchor(data: bytes | memoryview) -> AnchorSync:
+    """Parse one ``anchor_sync`` message; :class:`WireError` if it is not a valid one."""
+    view, kind = _header(data)
+    if kind != TYPE_ANCHOR:
+        raise WireError(f"not an anchor_sync message (type {kind:#04x})")
+    if len(view) < _ANCHOR_HEAD.size:
+        raise WireError(f"truncated anchor_sync: {len(view)} bytes")
+    _, _, flags, n = _ANCHOR_HEAD.unpack_from(view)
+    if flags & ~0x01:
+        raise WireError(f"anchor_sync: reserved flag bits set ({flags:#04x})")
+    offset = _ANCHOR_HEAD.size
+    end = offset + n + _ANCHOR_POSE.size
+    if len(view) < end:
+        raise WireError(f"truncated anchor_sync: {len(view)} of at least {end} bytes")
+    pid = _utf8(bytes(view[offset : offset + n]), "anchor_sync participant id")
+    if not _ID.match(pid):
+        raise WireError("anchor_sync: participant id is not 1-64 characters of A-Z a-z 0-9 _ . -")
+    values = _ANCHOR_POSE.unpack_from(view, offset + n)
+    if not all(math.isfinite(v) for v in values):
+        raise WireError("anchor_sync: position or rotation is not finite")
+    rotation = values[3:]
+    norm = math.sqrt(sum(v * v for v in rotation))
+    if abs(norm - 1.0) > 1e-3:
+        raise WireError(f"anchor_sync: rotation is not a unit quaternion (norm {norm:.4f})")
+    cloud: str | None = None
+    if flags & 0x01:
+        if len(view) < end + 1:
+            raise WireError("truncated anchor_sync: cloud anchor id length missing")
+        m = view[end]
+        if m == 0:
+            raise WireError("anchor_sync: empty cloud anchor id")
+        _exact(view, end + 1 + m, "anchor_sync")
+        cloud = _utf8(bytes(view[end + 1 : end + 1 + m]), "cloud anchor id")
+    else:
+        _exact(view, end, "anchor_sync")
+    return AnchorSync(
+        participant_id=pid,
+        position=(values[0], values[1], values[2]),
+        rotation=(rotation[0], rotation[1], rotation[2], rotation[3]),
+        cloud_anchor_id=cloud,
+    )
+
+
+def message_type(data: bytes | memoryview) -> int:
+    """The type byte of a data-channel message after checking the version;
+    :class:`WireError` for an empty message or another version."""
+    return _header(data)[1]
+
+
+def clock_sample(pong: Pong, t4: float) -> tuple[float, float]:
+    """``(round_trip_s, offset_s)`` from one ping/pong exchange (NTP): ``offset`` is the
+    answerer's clock minus ours, so a remote time ``t`` is ``t - offset`` on our clock."""
+    rtt = (t4 - pong.t1) - (pong.t3 - pong.t2)
+    offset = ((pong.t2 - pong.t1) + (pong.t3 - t4)) / 2.0
+    return max(rtt, 0.0), offset

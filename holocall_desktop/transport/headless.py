@@ -1,0 +1,421 @@
+"""A participant without a window: captures a source, sends it through a :class:`CallEngine`,
+receives everyone else and reports what happens as JSON lines.
+
+Used by ``holocall join URL --headless`` (tests, bots, load) and, in a background thread, by
+``holocall demo`` as the simulated remote participant. It "draws" remote frames by taking them
+from the engine's mailboxes (and calls :meth:`CallEngine.frame_drawn`), so latency and join time
+are measured exactly as in the app, minus the rendering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from holocall_desktop.capture.base import FrameSource, SourceError
+from holocall_desktop.capture.runner import SourceRunner
+from holocall_desktop.codec.base import Quality
+from holocall_desktop.model import DepthFrame
+from holocall_desktop.processing.background import remove_background
+from holocall_desktop.transport.api import (
+    CallConfig,
+    CallState,
+    ParticipantInfo,
+    PeerStats,
+    RemoteFrame,
+)
+from holocall_desktop.transport.engine import CallEngine, EngineOptions
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+_ID_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def user_id_for(name: str) -> str:
+    """A signaling user id (1-64 of ``A-Z a-z 0-9 _ . -``) made from a display name."""
+    uid = _ID_CHARS.sub("-", name.strip()).strip("-")[:64]
+    return uid or "guest"
+
+
+class LoopedSource:
+    """Renders the first ``count`` frames of a source once, then hands them out in a loop at
+    the source's rate with increasing frame numbers: a source that costs (almost) nothing per
+    frame, like a camera does, for benchmarks of the call itself."""
+
+    def __init__(self, source: FrameSource, count: int, fps: float | None = None) -> None:
+        if count < 1:
+            raise SourceError("preload needs at least one frame")
+        self.inner = source
+        self.count = count
+        self._fps = float(fps or source.fps)
+        self._frames: list[DepthFrame] = []
+        self._next = 0
+        self._t0 = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.inner.name}, {self.count} frames looped"
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+    def start(self) -> None:
+        self.inner.start()
+        try:
+            while len(self._frames) < self.count:
+                frame = self.inner.read(timeout=2.0)
+                if frame is None:
+                    if self.inner.finished:
+                        break
+                    continue
+                self._frames.append(frame)
+        finally:
+            self.inner.stop()
+        if not self._frames:
+            raise SourceError(f"{self.inner.name} gave no frames to loop")
+        self._t0 = time.monotonic()
+
+    def read(self, timeout: float = 1.0) -> DepthFrame | None:
+        now = time.monotonic() - self._t0
+        n = max(self._next, int(now * self._fps))
+        wait = n / self._fps - now
+        if wait > timeout:
+            time.sleep(max(0.0, timeout))
+            return None
+        if wait > 0:
+            time.sleep(wait)
+        self._next = n + 1
+        base = self._frames[n % len(self._frames)]
+        return dataclasses.replace(base, frame_number=n, timestamp=n / self._fps)
+
+    def stop(self) -> None:
+        pass
+
+
+def open_headless_source(
+    spec: str,
+    fps: float | None = None,
+    size: tuple[int, int] | None = None,
+    preload: int = 0,
+) -> FrameSource:
+    """``spec`` as :func:`~holocall_desktop.capture.open.open_source` reads it; for the synthetic
+    person ``fps`` and ``size`` (width, height) may be changed; ``preload`` > 0 loops that many
+    frames (see :class:`LoopedSource`)."""
+    from holocall_desktop.capture.open import open_source
+
+    source: FrameSource
+    key = spec.strip().lower()
+    if key == "synthetic" or key.startswith("synthetic:"):
+        from holocall_desktop.capture.synthetic import SyntheticPersonSource
+
+        probe = open_source(spec)  # validates the seed
+        assert isinstance(probe, SyntheticPersonSource)
+        width, height = size or (848, 480)
+        source = SyntheticPersonSource(
+            width=width, height=height, fps=fps or 30.0, realtime=preload == 0, seed=probe.seed
+        )
+    else:
+        if size is not None:
+            raise SourceError("--size applies to the synthetic source only")
+        source = open_source(spec, realtime=True, loop=True)
+    if preload > 0:
+        return LoopedSource(source, preload, fps)
+    return source
+
+
+class _Listener:
+    def __init__(self, owner: HeadlessParticipant) -> None:
+        self.owner = owner
+
+    def on_state(self, state: CallState, message: str) -> None:
+        self.owner._on_state(state, message)
+
+    def on_participant(self, info: ParticipantInfo) -> None:
+        self.owner._emit({"event": "participant", **_participant_json(info)})
+
+    def on_participant_left(self, user_id: str, reason: str) -> None:
+        self.owner._emit({"event": "left", "userId": user_id, "reason": reason})
+
+    def on_stats(self, stats: list[PeerStats]) -> None:
+        self.owner._last_stats = stats
+
+
+def _participant_json(info: ParticipantInfo) -> dict[str, Any]:
+    return {
+        "userId": info.user_id,
+        "name": info.display_name,
+        "seat": info.seat,
+        "mode": info.mode.value,
+        "connection": info.connection.value,
+        "codec": info.codec,
+    }
+
+
+def _stats_json(st: PeerStats) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dataclasses.asdict(st).items():
+        out[key] = round(value, 3) if isinstance(value, float) else value
+    return out
+
+
+class HeadlessParticipant:
+    """See the module doc. ``emit`` receives every JSON object (default: print one line each).
+
+    ``save_dir``: save the first ``save_limit`` frames received from each peer as
+    ``<user>_<frame number>.npz`` (depth, depth_units, colour), for tests that check content.
+    """
+
+    def __init__(
+        self,
+        config: CallConfig,
+        source_spec: str = "synthetic",
+        *,
+        fps: float | None = None,
+        size: tuple[int, int] | None = None,
+        preload: int = 0,
+        background_removal: bool = True,
+        quality: Quality | None = None,
+        emit: Emit | None = None,
+        save_dir: Path | None = None,
+        save_limit: int = 0,
+        options: EngineOptions | None = None,
+        local_audio: Any = None,
+        on_remote_audio: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.source_spec = source_spec
+        self._source_args = (fps, size, preload)
+        self.background_removal = background_removal
+        self._emit_fn = emit or _print_line
+        self.save_dir = save_dir
+        self.save_limit = save_limit
+        self.engine = CallEngine(
+            config,
+            _Listener(self),
+            quality=quality,
+            local_audio=local_audio,
+            on_remote_audio=on_remote_audio,
+            options=options,
+        )
+        self.runner: SourceRunner | None = None
+        self.received: dict[str, int] = {}
+        self.saved: dict[str, int] = {}
+        self._last_stats: list[PeerStats] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._held: list[dict[str, Any]] | None = [] if config.create_room else None
+        self.invite_link: str | None = None
+        self.error: str | None = None
+        self.started_at = 0.0
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the source and join; returns at once (threads do the work)."""
+        fps, size, preload = self._source_args
+        source = open_headless_source(self.source_spec, fps, size, preload)
+        processors: list[Callable[[DepthFrame], DepthFrame]] = []
+        if self.background_removal:
+            processors.append(lambda frame: remove_background(frame))
+        self.runner = SourceRunner(source, processors, on_error=self._source_error)
+        self.started_at = time.monotonic()
+        self.runner.start()
+        self.engine.start()
+        for target, name in ((self._send_loop, "send"), (self._receive_loop, "receive")):
+            thread = threading.Thread(target=target, name=f"headless-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def request_stop(self) -> None:
+        """Make :meth:`run` leave the call and return (any thread, signal handlers too)."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Leave the call and stop everything (idempotent)."""
+        self._stop.set()
+        self.engine.leave(timeout)
+        self.engine.close(timeout)
+        if self.runner is not None:
+            self.runner.stop(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run(
+        self,
+        frames: int | None = None,
+        seconds: float | None = None,
+        peers: int = 1,
+        timeout: float = 60.0,
+        stats_interval: float = 1.0,
+    ) -> int:
+        """Blocking: start, print stats every ``stats_interval`` s, stop when each of ``peers``
+        peers delivered ``frames`` frames, or after ``seconds``; 0 on success, 1 on failure
+        (call failed, or the frames did not arrive within ``timeout`` s)."""
+        self.start()
+        code = 0
+        try:
+            next_stats = time.monotonic() + stats_interval
+            deadline = time.monotonic() + (seconds if seconds is not None else timeout)
+            while not self._stop.is_set():
+                time.sleep(0.05)
+                now = time.monotonic()
+                if now >= next_stats:
+                    next_stats += stats_interval
+                    self._emit(self.stats_line())
+                state = self.engine.state
+                if state == CallState.FAILED or self.error is not None:
+                    code = 1
+                    break
+                if state == CallState.LEFT:
+                    break
+                if frames is not None:
+                    with self._lock:
+                        counts = sorted(self.received.values(), reverse=True)
+                    if len(counts) >= peers and counts[peers - 1] >= frames:
+                        break
+                if now >= deadline:
+                    if seconds is None:
+                        self._emit(
+                            {
+                                "event": "error",
+                                "message": f"timed out after {timeout:g} s waiting for "
+                                f"{frames} frames from {peers} peer(s)",
+                            }
+                        )
+                        code = 1
+                    break
+        except KeyboardInterrupt:
+            code = 130
+        finally:
+            self._emit(self.stats_line())
+            self.stop()
+            summary = self.engine.summary
+            self._emit(
+                {
+                    "event": "summary",
+                    "state": self.engine.state.value,
+                    "message": self.engine.state_message,
+                    "joinTimeS": summary.join_time_s,
+                    "participantsSeen": summary.participants_seen,
+                    "framesSent": summary.frames_sent,
+                    "framesReceived": dict(self.received),
+                    "reconnects": summary.reconnects,
+                }
+            )
+        return code
+
+    def stats_line(self) -> dict[str, Any]:
+        with self._lock:
+            received = dict(self.received)
+        return {
+            "event": "stats",
+            "t": round(time.monotonic() - self.started_at, 3),
+            "state": self.engine.state.value,
+            "participants": [_participant_json(p) for p in self.engine.participants],
+            "peers": [_stats_json(s) for s in self._last_stats],
+            "received": received,
+            "sent": self.engine.summary.frames_sent,
+        }
+
+    # ---- threads -----------------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        assert self.runner is not None
+        mailbox = self.runner.mailbox
+        while not self._stop.is_set():
+            captured = mailbox.wait(0.25)
+            if captured is None:
+                continue
+            self.engine.send_frame(captured.frame, captured.wall_time)
+
+    def _receive_loop(self) -> None:
+        while not self._stop.is_set():
+            got = False
+            for info in self.engine.participants:
+                remote = self.engine.remote_frames(info.user_id).take()
+                if remote is None:
+                    continue
+                got = True
+                self.engine.frame_drawn(remote)
+                with self._lock:
+                    self.received[remote.user_id] = self.received.get(remote.user_id, 0) + 1
+                self._save(remote)
+            if not got:
+                time.sleep(0.003)
+
+    def _save(self, remote: RemoteFrame) -> None:
+        if self.save_dir is None or self.saved.get(remote.user_id, 0) >= self.save_limit:
+            return
+        self.saved[remote.user_id] = self.saved.get(remote.user_id, 0) + 1
+        f = remote.frame
+        path = self.save_dir / f"{remote.user_id}_{remote.sequence}.npz"
+        arrays: dict[str, Any] = {
+            "depth": f.depth,
+            "depth_units": np.float64(f.depth_units),
+            "frame_number": np.int64(f.frame_number),
+            "capture_time": np.float64(remote.capture_time),
+        }
+        if f.color is not None:
+            arrays["color"] = f.color
+        np.savez_compressed(path, **arrays)
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _source_error(self, message: str) -> None:
+        self.error = message
+        self._emit({"event": "error", "message": f"source: {message}"})
+
+    def _on_state(self, state: CallState, message: str) -> None:
+        if state == CallState.JOINED and self._held is not None:
+            room = self.engine.room_id
+            secret = self.engine.invite_secret
+            if room and secret:
+                from holocall_desktop.transport.invite import format_invite
+
+                self.invite_link = format_invite(self.config.server, room, secret)
+                held, self._held = self._held, None
+                self._emit(
+                    {
+                        "event": "invite",
+                        "link": self.invite_link,
+                        "roomId": room,
+                        "server": self.config.server,
+                    }
+                )
+                for line in held:
+                    self._emit(line)
+        elif state == CallState.FAILED and self._held is not None:
+            held, self._held = self._held, None
+            for line in held:
+                self._emit(line)
+        self._emit({"event": "state", "state": state.value, "message": message})
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(obj)
+                return
+        try:
+            self._emit_fn(obj)
+        except Exception:
+            log.exception("emitting a line failed")
+
+
+def _print_line(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, separators=(",", ":")), flush=True)
