@@ -1,8 +1,9 @@
 """Pinhole camera calibration, in the RealSense convention.
 
-Camera coordinates: x right, y down, z forward (metres). Pixel (u, v) has its centre at
-(u + 0.5, v + 0.5) in the RealSense convention used by ``rs2_project_point_to_pixel``;
-like librealsense we project to continuous pixel coordinates where ``u = x/z * fx + ppx``.
+Camera coordinates: x right, y down, z forward (metres). Like librealsense
+(``rs2_deproject_pixel_to_point`` / ``rs2_project_point_to_pixel``), integer pixel coordinates
+are pixel centres and a point projects to continuous coordinates ``u = x/z * fx + ppx``,
+``v = y/z * fy + ppy``; column ``u`` of the image is the pixel whose centre is at ``u``.
 """
 
 from __future__ import annotations
