@@ -93,6 +93,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which servers to measure (node = the seed's reference Node ws server)",
     )
     parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument(
+        "--server-loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop of holocall-signal (uvloop is an optional package)",
+    )
 
 
 @dataclass
@@ -336,7 +342,7 @@ def _start_ours(args: argparse.Namespace, workdir: Path) -> RunningServer:
         "--cooldown", "0", "--max-connections", str(args.connections + 100),
         "--message-rate", "100000", "--message-burst", "100000", "--no-stun",
         "--join-timeout", "600", "--max-users", str(max(args.room_size, 2)),
-        "--log-level", "WARNING",
+        "--log-level", "WARNING", "--event-loop", args.server_loop,
     ]  # fmt: skip
     env = {**os.environ, "HOLOCALL_ADMIN_TOKEN": admin}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -377,9 +383,11 @@ def _start_ours(args: argparse.Namespace, workdir: Path) -> RunningServer:
                                  ttl=3600)  # fmt: skip
             members.append((user, token))
         rooms.append((room_id, members))
-    return RunningServer(
-        "holocall-signal (Python, aiohttp)", proc, f"ws://127.0.0.1:{port}/ws", rooms, workdir
-    )
+    from holocall_desktop.server.cli import event_loop_factory
+
+    loop = "uvloop" if event_loop_factory(args.server_loop) else "asyncio"
+    name = f"holocall-signal (Python, aiohttp, {loop})"
+    return RunningServer(name, proc, f"ws://127.0.0.1:{port}/ws", rooms, workdir)
 
 
 def _start_node(args: argparse.Namespace, workdir: Path) -> RunningServer:
@@ -540,6 +548,7 @@ def run(args: argparse.Namespace) -> int:
             "pairs",
             "workers",
             "servers",
+            "server_loop",
         )
     )
     print(f"\n`{command}`\n")

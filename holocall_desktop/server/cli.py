@@ -10,7 +10,7 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from holocall_desktop.server.config import JWT_ALGORITHMS, ConfigError, ServerConfig
@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave Python's garbage collector alone (by default long-lived objects are frozen "
         "every second and a full collection runs every --gc-full-interval seconds)",
     )
+    p.add_argument(
+        "--event-loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop implementation: uvloop (optional package), or auto = uvloop when "
+        "it is installed",
+    )
     p.add_argument("--gc-full-interval", type=float, default=d.gc_full_interval, metavar="S")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
@@ -204,6 +211,20 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return config.validate()
 
 
+def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when chosen (or installed, for ``auto``); ``None`` = asyncio's."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("--event-loop uvloop: the uvloop package is not installed") from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def _cors(values: list[str] | None) -> tuple[str, ...]:
     if not values:
         return ServerConfig().cors_origins
@@ -232,7 +253,8 @@ async def serve(config: ServerConfig) -> None:
     if config.admin_token is None:
         print(f"holocall-signal: admin token (generated): {server.admin_token}", flush=True)
     kind = type(server.presence).__name__
-    log.info("instance %s, presence %s", server.presence.instance_id, kind)
+    loop_kind = type(asyncio.get_running_loop()).__module__
+    log.info("instance %s, presence %s, loop %s", server.presence.instance_id, kind, loop_kind)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -256,7 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     raise_fd_limit(config.max_connections + 1024)
     try:
-        asyncio.run(serve(config))
+        loop_factory = event_loop_factory(args.event_loop)
+    except ConfigError as exc:
+        print(f"holocall-signal: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve(config))
     except OSError as exc:
         print(f"holocall-signal: error: {exc}", file=sys.stderr)
         return 1

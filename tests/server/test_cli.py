@@ -113,3 +113,21 @@ def test_serves_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_event_loop_choice() -> None:
+    import importlib.util
+
+    from holocall_desktop.server.cli import event_loop_factory
+
+    assert event_loop_factory("asyncio") is None
+    if importlib.util.find_spec("uvloop") is None:
+        assert event_loop_factory("auto") is None
+        out = _run("--event-loop", "uvloop")
+        assert out.returncode == 2 and "uvloop package is not installed" in out.stderr
+    else:
+        factory = event_loop_factory("uvloop")
+        assert factory is not None
+        loop = factory()
+        assert type(loop).__module__.startswith("uvloop")
+        loop.close()
