@@ -385,7 +385,8 @@ class SignalingHub:
             return
         target = await self.presence.member(conn.room_id, msg.to)
         if target is None or not target.connected:
-            await self._error(conn, "unknown-peer", f"{msg.to} is not in this room", to=msg.to)
+            why = "is not in this room" if target is None else "is reconnecting; try again"
+            await self._error(conn, "unknown-peer", f"{msg.to} {why}", to=msg.to)
             return
         await self.presence.send(conn.room_id, target, msg.forward(conn.user_id))
         self.metrics.inc("holocall_signal_relayed_total")

@@ -314,3 +314,26 @@ async def test_gc_tuning_freezes_and_releases(
     assert (await bob.join(room["roomId"], "bob"))["type"] == "room-state"
     await server.stop()
     assert gc.get_freeze_count() == 0
+
+
+async def test_relay_to_a_reconnecting_peer_says_so(
+    make_server: ServerFactory, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(reconnect_grace=5.0)
+    room = await create_room(http, server.http_url, "alice")
+    rid = room["roomId"]
+    alice = await SignalClient.connect(http, server.ws_url, room["accessToken"])
+    await alice.join(rid, "alice")
+    bob_t = await invite(http, server.http_url, room, "bob")
+    bob = await SignalClient.connect(http, server.ws_url, bob_t["accessToken"])
+    await bob.join(rid, "bob")
+    await alice.expect("user-joined")
+    await bob.ws.close()
+    await asyncio.sleep(0.2)
+    await alice.send(type="offer", to="bob", sdp=OFFER)
+    err = await alice.expect("error")
+    assert err["code"] == "unknown-peer" and "reconnecting" in err["message"]
+    headers = {"Authorization": "Bearer " + room["accessToken"]}
+    async with http.get(f"{server.http_url}/rooms/{rid}/users", headers=headers) as r:
+        users = {u["userId"]: u["connected"] for u in (await r.json())["users"]}
+    assert users == {"alice": True, "bob": False}
