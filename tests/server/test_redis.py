@@ -271,3 +271,34 @@ async def test_killed_instance_users_leave(
 async def test_unreachable_redis_is_a_clear_error(make_server: ServerFactory) -> None:
     with pytest.raises(ConnectionError, match="cannot reach Redis"):
         await make_server(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+
+
+async def test_limits_and_single_use_tokens_hold_across_instances(
+    make_server: ServerFactory, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    common = {
+        "redis_url": redis_url,
+        "redis_prefix": f"l{uuid.uuid4().hex[:8]}:",
+        "max_rooms_per_ip": 2,
+        "connection_cooldown": 5.0,
+    }
+    a = await make_server(instance_id="A", **common)
+    b = await make_server(instance_id="B", **common)
+    room = await create_room(http, a.http_url, "alice")
+    await create_room(http, b.http_url, "bob")
+    async with http.post(f"{a.http_url}/rooms", json={}) as r:
+        assert r.status == 429  # two rooms from this address, one on each instance
+    # a refresh token used on A cannot be replayed on B
+    async with http.post(
+        f"{a.http_url}/auth/refresh", json={"refreshToken": room["refreshToken"]}
+    ) as r:
+        assert r.status == 200
+    async with http.post(
+        f"{b.http_url}/auth/refresh", json={"refreshToken": room["refreshToken"]}
+    ) as r:
+        assert r.status == 401 and (await r.json())["code"] == "token-reused"
+    # the connection cooldown is shared too
+    first = await SignalClient.connect(http, a.ws_url, room["accessToken"])
+    await first.join(room["roomId"], "alice")
+    again = await SignalClient.connect(http, b.ws_url, room["accessToken"])
+    assert (await again.expect("error"))["code"] == "cooldown"
