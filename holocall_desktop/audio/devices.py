@@ -196,6 +196,7 @@ class AudioIO:
         self._error: AudioDeviceError | None = None
         self._error_lock = threading.Lock()
         self._seen: dict[str, tuple[int, float]] = {}
+        self._started_at = time.monotonic()
         self.input_callbacks = 0
         self.output_callbacks = 0
         self.input_overflows = 0
@@ -205,6 +206,8 @@ class AudioIO:
     def start(self) -> None:
         sd = _sd()
         self._stopping = False
+        self._started_at = time.monotonic()
+        self._seen.clear()
         try:
             if self.input_info is not None:
                 self._in_stream = self._open(sd, "input", self.input_info)
@@ -334,10 +337,16 @@ class AudioIO:
     def error(self) -> AudioDeviceError | None:
         return self._error
 
-    def check(self, stall_s: float = 1.0) -> None:
-        """Raise the device error if a stream died or stopped calling back for ``stall_s``."""
+    def check(self, stall_s: float = 3.0) -> None:
+        """Raise the device error if a stream died or stopped calling back for ``stall_s``.
+
+        The first 5 s after :meth:`start` get 5 s of grace: some sound servers (PulseAudio
+        through ALSA) pause a new stream for about two seconds after its first callbacks.
+        """
         if self._error is None and not self._stopping:
             now = time.monotonic()
+            if now - self._started_at < 5.0:
+                stall_s = max(stall_s, 5.0)
             streams: tuple[tuple[Any, Direction, int], ...] = (
                 (self._in_stream, "input", self.input_callbacks),
                 (self._out_stream, "output", self.output_callbacks),
@@ -354,6 +363,22 @@ class AudioIO:
                     self._finished(direction)
         if self._error is not None:
             raise self._error
+
+    def wait_running(self, timeout: float = 5.0) -> bool:
+        """Block until every open stream calls back at its real-time pace (or ``timeout``).
+
+        Some sound servers hold a new stream for a moment after its first callbacks; call this
+        before timing anything.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._error is None:
+            before = (self.input_callbacks, self.output_callbacks)
+            time.sleep(0.1)
+            ok_in = self._in_stream is None or self.input_callbacks - before[0] >= 5
+            ok_out = self._out_stream is None or self.output_callbacks - before[1] >= 5
+            if ok_in and ok_out:
+                return True
+        return False
 
     def wait_input(self, timeout: float) -> bool:
         """Block until a full block of microphone samples is ready (or timeout / error)."""

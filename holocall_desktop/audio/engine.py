@@ -192,6 +192,11 @@ class AudioEngine:
         io.start()
         self._io = io
 
+    def wait_running(self, timeout: float = 5.0) -> bool:
+        """Block until the devices stream in real time (True at once without devices)."""
+        io = self._io
+        return True if io is None else io.wait_running(timeout)
+
     def stop(self) -> None:
         """Stop the worker and close the devices (the local track keeps sending silence)."""
         self._stop.set()
