@@ -3,10 +3,12 @@ with real aiortc: content, leaving, a killed process, the video-track mode."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from holocall_desktop.capture.synthetic import SyntheticPersonSource
 from holocall_desktop.model import DepthFrame
@@ -98,3 +100,100 @@ def test_two_processes_see_each_other(
     peer = next(p for s in guest.events("stats") for p in s["peers"] if p["fps_in"] > 0)
     assert peer["rtt_ms"] is not None and peer["latency_ms"] is not None
     assert peer["bitrate_in_kbps"] > 0 and peer["frames_bad"] == 0
+
+
+@pytest.mark.slow
+def test_three_processes_mesh(
+    signal_server: RunningServer, participants: Start, tmp_path: Path
+) -> None:
+    dirs = {name: tmp_path / name for name in ("host", "a", "b")}
+    host, link = host_and_link(
+        participants,
+        signal_server,
+        [*SMALL, "--source", "synthetic:1", "--seconds", "90", "--save-frames", str(dirs["host"])],
+    )
+    guests = {
+        name: participants(
+            [
+                link,
+                *["--name", name, *SMALL, "--source", f"synthetic:{seed}"],
+                *["--frames", "10", "--peers", "2", "--timeout", "60"],
+                *["--save-frames", str(dirs[name]), "--save-limit", "3"],
+            ]
+        )
+        for name, seed in (("a", 2), ("b", 3))
+    }
+    for name, guest in guests.items():
+        assert guest.finish(90) == 0, (name, guest.stderr[-10:])
+        received = guest.events("summary")[-1]["framesReceived"]
+        others = {"host", "a", "b"} - {name}
+        assert set(received) == others and min(received.values()) >= 10
+    host.wait_for(
+        lambda x: x.get("event") == "stats" and x["participants"] == [], 15, "both guests gone"
+    )
+    host.terminate()
+    assert host.finish(30) == 0
+    seeds = {"host": 1, "a": 2, "b": 3}
+    for receiver, directory in dirs.items():
+        for sender in set(seeds) - {receiver}:
+            if receiver == "host":
+                assert check_saved(directory, sender, seeds[sender], exact_mask=True) >= 3
+            else:
+                assert check_saved(directory, sender, seeds[sender], exact_mask=True) == 3
+    assert {x["userId"] for x in host.events("left")} == {"a", "b"}
+
+
+def test_killed_participant_is_dropped(signal_server: RunningServer, participants: Start) -> None:
+    host, link = host_and_link(
+        participants, signal_server, [*SMALL, "--seconds", "60", "--peer-timeout", "2"]
+    )
+    guest = participants([link, "--name", "victim", *SMALL, "--seconds", "60"])
+    host.wait_for(
+        lambda x: x.get("event") == "stats" and x["received"].get("victim", 0) >= 3,
+        30,
+        "frames from the guest",
+    )
+    guest.kill()
+    killed = time.monotonic()
+    left = host.wait_for(
+        lambda x: x.get("event") == "left" and x["userId"] == "victim", 15, "the dead peer dropped"
+    )
+    took = time.monotonic() - killed
+    assert took < 8, f"took {took:.1f} s"
+    assert left["reason"] in ("no answer for 2 s", "connection failed", "connection closed")
+    host.wait_for(
+        lambda x: x.get("event") == "stats" and x["participants"] == [] and x["peers"] == [],
+        10,
+        "an empty room",
+    )
+    assert host.proc.poll() is None  # the host carries on
+    host.terminate()
+    assert host.finish(30) == 0
+
+
+@pytest.mark.slow
+def test_video_track_mode_round_trip(
+    signal_server: RunningServer, participants: Start, tmp_path: Path
+) -> None:
+    video = ["--codec", "hue-video"]
+    host_dir = str(tmp_path / "host")
+    host, link = host_and_link(
+        participants,
+        signal_server,
+        [*SMALL, *video, "--source", "synthetic:1", "--seconds", "60", "--save-frames", host_dir],
+    )
+    guest = participants(
+        [
+            *[link, "--name", "g", *SMALL, *video, "--source", "synthetic:2", "--frames", "15"],
+            *["--save-frames", str(tmp_path / "g"), "--timeout", "40"],
+        ]
+    )
+    assert guest.finish(60) == 0, guest.stderr[-10:]
+    host.terminate()
+    assert host.finish(30) == 0
+    # skip the first frames: the video encoder starts at a low bitrate
+    check_saved(tmp_path / "g", "host", seed=1, exact_mask=False)
+    check_saved(tmp_path / "host", "g", seed=2, exact_mask=False)
+    assert any(p["codec"] == "hue-video" for p in guest.events("participant"))
+    stats = [p for s in guest.events("stats") for p in s["peers"]]
+    assert any(p["loss"] is not None and p["jitter_ms"] is not None for p in stats)
