@@ -91,7 +91,6 @@ class RestApi:
         self.metrics = metrics
         self.admin_token = admin_token
         self.started = time.time()
-        metrics.describe("holocall_signal_http_requests_total", "counter", "REST requests.")
 
     def routes(self) -> list[web.RouteDef]:
         return [
