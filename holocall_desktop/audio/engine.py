@@ -121,6 +121,8 @@ class AudioEngine:
         voice: VoiceSettings | None = None,
         spatial: SpatialParams | None = None,
         playout_blocks: int = 2,
+        jitter_min_ms: float = 10.0,
+        jitter_max_ms: float = 200.0,
         device_latency: str | float = "low",
         speech_threshold_dbfs: float = -45.0,
         hangover_s: float = 0.5,
@@ -139,6 +141,9 @@ class AudioEngine:
         self._playback = playback
         self._device_latency = device_latency
         self._playout_blocks = playout_blocks
+        if not 0 <= jitter_min_ms <= jitter_max_ms:
+            raise ValueError("need 0 <= jitter_min_ms <= jitter_max_ms")
+        self._jitter_ms = (jitter_min_ms, jitter_max_ms)
         self._threshold = speech_threshold_dbfs
         self._hangover = hangover_s
         self._on_error = on_error
@@ -286,7 +291,12 @@ class AudioEngine:
             if part is None:
                 part = _Participant(
                     user_id,
-                    JitterBuffer(self.samplerate, self.block),
+                    JitterBuffer(
+                        self.samplerate,
+                        self.block,
+                        min_target_ms=self._jitter_ms[0],
+                        max_target_ms=self._jitter_ms[1],
+                    ),
                     _Meter(self.samplerate, self.block),
                 )
                 self._participants[user_id] = part

@@ -3,8 +3,9 @@
 :class:`MicrophoneTrack` is what the call engine sends (aiortc encodes it with Opus): 20 ms
 ``av.AudioFrame`` s16 mono 48 kHz with ``pts`` counted in samples and ``time_base`` 1/48000.
 Samples are pushed into it from the audio worker thread; ``recv()`` hands them out as soon as
-a frame's worth is there, so the track adds no pacing delay of its own. When no samples come
-(no microphone, device lost), it keeps producing silence in real time so the call continues.
+a frame's worth is there, so the track adds no pacing delay of its own. When no samples have
+come for ``idle_ms`` (no microphone, device lost), it produces silence in real time so the call
+goes on; a backlog over ``max_backlog_ms`` (the network loop fell behind) is skipped.
 Muted, it sends digital silence (all-zero samples) and keeps its timing.
 
 :class:`RemoteAudioReceiver` runs a ``recv()`` loop on the engine's asyncio loop for one remote
@@ -42,7 +43,7 @@ class MicrophoneTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, *, max_backlog_ms: float = 60.0, idle_ms: float = 60.0) -> None:
+    def __init__(self, *, max_backlog_ms: float = 60.0, idle_ms: float = 100.0) -> None:
         super().__init__()
         self._ring = AudioRing(SAMPLERATE, 1)  # one second
         self._out = np.zeros((FRAME, 1), dtype=np.float32)
@@ -50,7 +51,8 @@ class MicrophoneTrack(MediaStreamTrack):
         self._idle = idle_ms / 1000.0
         self._muted = False
         self._pts = 0
-        self._start: float | None = None  # wall time of pts 0, for silence pacing
+        self._last_push: float | None = None  # when samples last came (monotonic)
+        self._next_silence: float | None = None  # when to send the next made-up silent frame
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._notify_lock = threading.Lock()
@@ -69,6 +71,7 @@ class MicrophoneTrack(MediaStreamTrack):
     def push(self, samples: npt.NDArray[np.float32]) -> None:
         """Queue microphone samples (mono float32 in [-1, 1], 48 kHz); any thread, one writer."""
         self._ring.write(samples)
+        self._last_push = time.monotonic()
         with self._notify_lock:
             loop, event = self._loop, self._event
         if loop is not None and event is not None and self._ring.available() >= FRAME:
@@ -84,19 +87,22 @@ class MicrophoneTrack(MediaStreamTrack):
                 self._event = asyncio.Event()
         event = self._event
         assert event is not None
-        if self._start is None:
-            self._start = time.monotonic()
         while self._ring.available() < FRAME:
-            # wait for the microphone; if it stays quiet past the frame's time, send silence
-            due = self._start + (self._pts + FRAME) / SAMPLERATE + self._idle
-            remaining = due - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            last = self._last_push
+            if last is None or now - last > self._idle:
+                # no microphone (none, or lost): send silence in real time so the call goes on
+                if self._next_silence is None or self._next_silence < now - 0.1:
+                    self._next_silence = now
+                if self._next_silence > now:
+                    await asyncio.sleep(self._next_silence - now)
+                self._next_silence += FRAME / SAMPLERATE
                 break
             event.clear()
             if self._ring.available() >= FRAME:
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+                await asyncio.wait_for(event.wait(), self._idle)
             if self.readyState != "live":
                 raise MediaStreamError
         backlog = self._ring.available() - FRAME
@@ -106,8 +112,7 @@ class MicrophoneTrack(MediaStreamTrack):
         if got < FRAME:
             self.silent_frames += 1
         else:
-            # real samples define the clock: re-anchor silence pacing on them
-            self._start = time.monotonic() - (self._pts + FRAME) / SAMPLERATE
+            self._next_silence = None
         pcm = np.zeros((1, FRAME), dtype=np.int16)
         if not self._muted:
             np.clip(self._out[:, 0] * 32767.0, -32768, 32767, out=pcm[0], casting="unsafe")
