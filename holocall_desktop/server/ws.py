@@ -54,6 +54,7 @@ class Connection:
         "abusive",
         "claims",
         "ip",
+        "joined_once",
         "room_id",
         "session",
         "violations",
@@ -68,6 +69,7 @@ class Connection:
         self.room_id: str | None = None
         self.violations = 0
         self.abusive = False
+        self.joined_once = False
         self._allowance = float(burst)
         self._last = time.monotonic()
 
@@ -184,7 +186,12 @@ class SignalingHub:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    await self._on_text(conn, msg.data)
+                    try:
+                        await self._on_text(conn, msg.data)
+                    except Exception as exc:
+                        # e.g. Redis unreachable: tell this client, keep its connection
+                        log.warning("message from %s failed: %r", conn.user_id, exc)
+                        await self._error(conn, "internal-error", "temporary server error; retry")
                 elif msg.type == WSMsgType.BINARY:
                     await self._violation(
                         conn,
@@ -205,7 +212,7 @@ class SignalingHub:
         return ws
 
     def _join_timeout(self, conn: Connection) -> None:
-        if conn.room_id is None and not conn.ws.closed:
+        if conn.room_id is None and not conn.joined_once and not conn.ws.closed:
             task = asyncio.ensure_future(
                 self._close_with_error(
                     conn, CloseCode.JOIN_TIMEOUT, "join-timeout", "no join-room in time"
@@ -347,6 +354,7 @@ class SignalingHub:
             elif previous.instance != self.presence.instance_id:
                 await self.presence.send(msg.room_id, previous, order)
         conn.room_id = msg.room_id
+        conn.joined_once = True
         self.local[key] = conn
         state = m.room_state(
             msg.room_id,

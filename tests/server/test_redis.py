@@ -34,10 +34,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [
             REDIS,
@@ -67,7 +65,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.kill()
                 raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
     proc.terminate()
     proc.wait(5)
 
@@ -302,3 +306,25 @@ async def test_limits_and_single_use_tokens_hold_across_instances(
     await first.join(room["roomId"], "alice")
     again = await SignalClient.connect(http, b.ws_url, room["accessToken"])
     assert (await again.expect("error"))["code"] == "cooldown"
+
+
+async def test_redis_outage_answers_errors_and_keeps_connections(
+    make_server: ServerFactory, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    proc, url = start_redis(tmp_path)
+    try:
+        server = await make_server(redis_url=url)
+        room = await create_room(http, server.http_url, "alice")
+        alice = await SignalClient.connect(http, server.ws_url, room["accessToken"])
+        await alice.join(room["roomId"], "alice")
+        proc.kill()
+        proc.wait(5)
+        await alice.send(type="offer", to="bob", sdp=OFFER)
+        err = await alice.expect("error", timeout=10)
+        assert err["code"] == "internal-error"
+        assert not alice.ws.closed
+        async with http.get(f"{server.http_url}/health") as r:
+            assert r.status == 200  # the process keeps serving
+    finally:
+        if proc.poll() is None:
+            proc.kill()
