@@ -131,3 +131,16 @@ def test_event_loop_choice() -> None:
         loop = factory()
         assert type(loop).__module__.startswith("uvloop")
         loop.close()
+
+
+def test_port_in_use_is_one_line() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = _run("--host", "127.0.0.1", "--port", str(port), "--log-level", "ERROR")
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "address already in use" in lines[0]
