@@ -261,7 +261,8 @@ class AudioIO:
             )
         except sd.PortAudioError as e:
             raise AudioDeviceError(
-                f"Cannot open the {what} '{info.name}': {_short(e)}",
+                f"Cannot open the {what} '{info.name}': it is unplugged, busy, or the sound "
+                f"system is not running ({_short(e)}).",
                 device=info.name,
                 detail=str(e),
             ) from e

@@ -13,7 +13,9 @@ Policy, chosen for low mouth-to-ear latency rather than zero glitches:
 - **Too much audio** (the floor of the buffer over the last half second exceeds the target by
   more than one block, e.g. after a burst, or a sender clock faster than ours): playout is
   sped up by ``stretch`` (2.5 %: 492 samples resampled into 480, a pitch change of ≈ 0.4
-  semitone while it lasts) until the excess is gone. Above ``max_target_ms`` + 100 ms the
+  semitone while it lasts) until the excess is gone; by three times that (7.5 %, ≈ 1.3
+  semitone) while the excess is over 60 ms. A burst counts as jitter while it stays in the
+  ``window_s`` of arrival history, so the buffer sheds it only after that. Above ``max_target_ms`` + 100 ms the
   oldest audio is dropped at once (cross-faded over one block).
 
 Thread-safe: :meth:`push` runs on the network loop, :meth:`pull` on the audio worker; a short
@@ -70,9 +72,12 @@ class JitterBuffer:
         self._max_target = max_target_ms / 1000.0 * samplerate
         self._ring = AudioRing(int(capacity_ms / 1000.0 * samplerate), 1)
         self._stretch_in = round(block * (1.0 + stretch))
+        self._fast_in = round(block * (1.0 + 3 * stretch))
+        self._fast_excess = 0.06 * samplerate
         self._stretch_x = np.linspace(0.0, self._stretch_in - 1, block)
-        self._stretch_xp = np.arange(self._stretch_in, dtype=np.float64)
-        self._tmp = np.zeros((self._stretch_in, 1), dtype=np.float32)
+        self._fast_x = np.linspace(0.0, self._fast_in - 1, block)
+        self._stretch_xp = np.arange(self._fast_in, dtype=np.float64)
+        self._tmp = np.zeros((self._fast_in, 1), dtype=np.float32)
         self._last = np.zeros(block, dtype=np.float32)
         self._fade = np.linspace(1.0, 0.0, block, dtype=np.float32)
         self._window = window_s
@@ -88,7 +93,7 @@ class JitterBuffer:
         self._floor_last = 0.0
         self._speedup = False
         self._last_pull: float | None = None
-        self._packet = 0  # largest push so far (samples), a packet
+        self._packet = 0  # size of the last push (samples): a packet
         self.underruns = 0
         self._concealed = 0
         self._stretched = 0
@@ -110,7 +115,7 @@ class JitterBuffer:
             t = np.fromiter((v for _, v in self._transits), dtype=np.float64)
             self._jitter = float(np.percentile(t, 95) - t.min()) if len(t) > 1 else 0.0
             self._received += len(x)
-            self._packet = max(self._packet, len(x))
+            self._packet = len(x)
             if self._ring.free() < len(x):  # far too much: drop the oldest
                 self._drop(len(x) - self._ring.free())
             self._ring.write(x)
@@ -163,10 +168,14 @@ class JitterBuffer:
             self._speedup = self._floor - self.block > target
             self._floor = math.inf
             self._floor_pulls = 0
-        if self._speedup and avail >= self._stretch_in + self.block:
-            self._ring.read_into(self._tmp, fill_silence=False)
-            out[:] = np.interp(self._stretch_x, self._stretch_xp, self._tmp[:, 0])
-            self._stretched += self._stretch_in - self.block
+        fast = self._floor_last - target > self._fast_excess
+        take = self._fast_in if fast else self._stretch_in
+        if self._speedup and avail >= take + self.block:
+            tmp = self._tmp[:take]
+            self._ring.read_into(tmp, fill_silence=False)
+            xs = self._fast_x if fast else self._stretch_x
+            out[:] = np.interp(xs, self._stretch_xp[:take], tmp[:, 0])
+            self._stretched += take - self.block
         else:
             self._ring.read_into(out, fill_silence=False)
         self._last[:] = out
