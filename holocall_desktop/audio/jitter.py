@@ -15,8 +15,8 @@ Policy, chosen for low mouth-to-ear latency rather than zero glitches:
   sped up by ``stretch`` (2.5 %: 492 samples resampled into 480, a pitch change of ≈ 0.4
   semitone while it lasts) until the excess is gone; by three times that (7.5 %, ≈ 1.3
   semitone) while the excess is over 60 ms. A burst counts as jitter while it stays in the
-  ``window_s`` of arrival history, so the buffer sheds it only after that. Above ``max_target_ms`` + 100 ms the
-  oldest audio is dropped at once (cross-faded over one block).
+  ``window_s`` of arrival history, so the buffer sheds it only after that. Above
+  ``max_target_ms`` + 100 ms the oldest audio is dropped at once.
 
 Thread-safe: :meth:`push` runs on the network loop, :meth:`pull` on the audio worker; a short
 lock guards the shared state (never taken by a PortAudio callback).

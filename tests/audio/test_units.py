@@ -13,6 +13,7 @@ from holocall_desktop.audio.synth import voice
 from holocall_desktop.model.room import RoomLayout
 
 B = 480
+HEAD = np.array([0.0, 1.2, 0.0])  # a seated head above the seat
 
 
 def test_ring_wraps_around_and_counts_losses() -> None:
@@ -50,7 +51,7 @@ def run_mixer(mixer: SpatialMixer, sid: str, x: np.ndarray, move: object = None)
 def test_seats_pan_by_side_and_distance() -> None:
     mixer, layout = listener_mixer()
     for seat in range(1, 6):
-        mixer.set_source_position(f"p{seat}", layout.seat(seat, 6).position + [0, 1.2, 0])
+        mixer.set_source_position(f"p{seat}", layout.seat(seat, 6).position + HEAD)
     g = {s: mixer.geometry(f"p{s}") for s in range(1, 6)}
     assert g[1].gain_right > g[1].gain_left and g[5].gain_left > g[5].gain_right
     assert g[1].delay_left > 10 and g[1].delay_right == 0  # right source: left ear later
@@ -63,8 +64,8 @@ def test_moving_a_voice_does_not_click() -> None:
     mixer, layout = listener_mixer()
     t = np.arange(48000) / 48000
     tone = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
-    mixer.set_source_position("a", layout.seat(1, 4).position + [0, 1.2, 0])
-    y = run_mixer(mixer, "a", tone, move=layout.seat(3, 4).position + [0, 1.2, 0])
+    mixer.set_source_position("a", layout.seat(1, 4).position + HEAD)
+    y = run_mixer(mixer, "a", tone, move=layout.seat(3, 4).position + HEAD)
     # a jump from right to left: the largest sample-to-sample step stays that of the tone
     steady_step = 0.5 * 2 * np.pi * 300 / 48000
     assert np.abs(np.diff(y[B:], axis=0)).max() < 1.5 * steady_step
