@@ -17,8 +17,14 @@ def register(sub: Any) -> None:
     app.add_argument("--source", help="synthetic, camera[:SERIAL] or a recording path")
     app.set_defaults(handler=_run_app)
 
-    demo = sub.add_parser("demo", help="the app with the built-in synthetic person (no hardware)")
+    demo = sub.add_parser(
+        "demo",
+        help="a full call on this machine: local server, a simulated participant, you",
+    )
     _window_options(demo)
+    demo.add_argument(
+        "--no-call", action="store_true", help="only show your own synthetic hologram, no call"
+    )
     demo.set_defaults(handler=_run_demo)
 
     replay = sub.add_parser("replay", help="view a recording (.bag, .db3)")
@@ -52,7 +58,9 @@ def _window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, help="exit after this many seconds")
 
 
-def _window(args: argparse.Namespace, source: str | None, remove_background: bool | None) -> int:
+def _window(
+    args: argparse.Namespace, source: str | None, remove_background: bool | None, demo: bool = False
+) -> int:
     from holocall_desktop.ui.app import run_window
 
     frames = args.frames
@@ -60,7 +68,7 @@ def _window(args: argparse.Namespace, source: str | None, remove_background: boo
         frames = 30
     if args.remove_background is not None:
         remove_background = args.remove_background
-    return run_window(source, remove_background, args.screenshot, frames, args.seconds)
+    return run_window(source, remove_background, args.screenshot, frames, args.seconds, demo=demo)
 
 
 def _run_app(args: argparse.Namespace) -> int:
@@ -68,7 +76,7 @@ def _run_app(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    return _window(args, "synthetic", True)
+    return _window(args, "synthetic", True, demo=not args.no_call)
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -139,6 +147,12 @@ def _register_join(sub: Any) -> None:
     join.add_argument("--peers", type=int, default=1, help="peers --frames waits for (1)")
     join.add_argument("--seconds", type=float, help="stay this many seconds, then leave")
     join.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        help="after --frames arrived, stay this many seconds (so the others get theirs)",
+    )
+    join.add_argument(
         "--timeout", type=float, default=60.0, help="give up on --frames after this (60 s)"
     )
     join.add_argument("--save-frames", type=Path, help="save received frames (npz) here")
@@ -164,8 +178,8 @@ def _run_join(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise CliError(f"--{name.replace('_', '-')} must be positive")
-    if args.peers < 1 or args.preload < 0 or args.save_limit < 0:
-        raise CliError("--peers must be ≥ 1, --preload and --save-limit ≥ 0")
+    if args.peers < 1 or args.preload < 0 or args.save_limit < 0 or args.linger < 0:
+        raise CliError("--peers must be ≥ 1; --preload, --save-limit and --linger ≥ 0")
     size = None
     if args.size:
         try:
@@ -223,7 +237,11 @@ def _run_join(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: participant.request_stop())
     try:
         return participant.run(
-            frames=args.frames, seconds=args.seconds, peers=args.peers, timeout=args.timeout
+            frames=args.frames,
+            seconds=args.seconds,
+            peers=args.peers,
+            timeout=args.timeout,
+            linger=args.linger,
         )
     except SourceError as exc:
         raise CliError(str(exc)) from exc

@@ -317,6 +317,8 @@ class CallEngine:
         peer = self._peers.pop(user_id, None)
         if peer is None:
             return
+        if self._leaving:
+            reason = "you left"
         log.info("peer %s gone: %s", user_id, reason)
         await peer.close()
         with self._lock:

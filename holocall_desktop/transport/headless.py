@@ -263,10 +263,12 @@ class HeadlessParticipant:
         peers: int = 1,
         timeout: float = 60.0,
         stats_interval: float = 1.0,
+        linger: float = 0.0,
     ) -> int:
         """Blocking: start, print stats every ``stats_interval`` s, stop when each of ``peers``
-        peers delivered ``frames`` frames, or after ``seconds``; 0 on success, 1 on failure
-        (call failed, or the frames did not arrive within ``timeout`` s)."""
+        peers delivered ``frames`` frames (and ``linger`` more seconds passed), or after
+        ``seconds``; 0 on success, 1 on failure (call failed, or the frames did not arrive
+        within ``timeout`` s)."""
         self.start()
         code = 0
         try:
@@ -288,7 +290,11 @@ class HeadlessParticipant:
                     with self._lock:
                         counts = sorted(self.received.values(), reverse=True)
                     if len(counts) >= peers and counts[peers - 1] >= frames:
-                        break
+                        if linger <= 0:
+                            break
+                        frames = None
+                        deadline = now + linger
+                        seconds = linger
                 if now >= deadline:
                     if seconds is None:
                         self._emit(

@@ -117,7 +117,7 @@ def test_three_processes_mesh(
             [
                 link,
                 *["--name", name, *SMALL, "--source", f"synthetic:{seed}"],
-                *["--frames", "10", "--peers", "2", "--timeout", "60"],
+                *["--frames", "10", "--peers", "2", "--timeout", "60", "--linger", "4"],
                 *["--save-frames", str(dirs[name]), "--save-limit", "3"],
             ]
         )
