@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -10,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from holocall_desktop.audio import AudioDeviceError, AudioEngine, AudioIO, list_devices
-from holocall_desktop.audio.devices import refresh_devices, resolve_device
+from holocall_desktop.audio.devices import resolve_device
+from holocall_desktop.audio.virtual import VirtualSoundServer
 
-from .conftest import PulseServer, start_pulse
+from .conftest import start_pulse
 
 
-def test_devices_are_listed_with_defaults(pulse: PulseServer) -> None:
+def test_devices_are_listed_with_defaults(pulse: VirtualSoundServer) -> None:
     devices = list_devices()
     assert any(d.is_default_input and d.is_input for d in devices)
     assert any(d.is_default_output and d.is_output for d in devices)
@@ -34,7 +34,7 @@ def test_devices_are_listed_with_defaults(pulse: PulseServer) -> None:
     ],
 )
 def test_a_missing_device_is_a_one_line_error(
-    pulse: PulseServer, spec: object, direction: str, message: str
+    pulse: VirtualSoundServer, spec: object, direction: str, message: str
 ) -> None:
     with pytest.raises(AudioDeviceError) as err:
         resolve_device(spec, direction)  # type: ignore[arg-type]
@@ -44,7 +44,7 @@ def test_a_missing_device_is_a_one_line_error(
         AudioIO(input_device="Nonexistent USB Mic")
 
 
-def test_audio_io_round_trip_on_the_sink(pulse: PulseServer) -> None:
+def test_audio_io_round_trip_on_the_sink(pulse: VirtualSoundServer) -> None:
     import numpy as np
 
     with AudioIO() as io:
@@ -65,9 +65,8 @@ def test_audio_io_round_trip_on_the_sink(pulse: PulseServer) -> None:
 
 
 def test_unplugging_reports_a_clear_message_and_the_call_goes_on(
-    pulse: PulseServer, tmp_path: Path
+    pulse: VirtualSoundServer, tmp_path: Path
 ) -> None:
-    other = start_pulse(tmp_path / "pulse2", sink="unplugged")
     errors: list[AudioDeviceError] = []
     reported = threading.Event()
 
@@ -75,14 +74,13 @@ def test_unplugging_reports_a_clear_message_and_the_call_goes_on(
         errors.append(e)
         reported.set()
 
-    os.environ["PULSE_SERVER"] = other.server
+    other = start_pulse(tmp_path / "pulse2", sink="unplugged")  # now the default server
     try:
-        refresh_devices()
         engine = AudioEngine(on_error=on_error)
         engine.start()
         try:
             assert engine.wait_running(8.0), engine.error
-            other.stop()  # the sound device disappears under the running streams
+            other.kill()  # the sound device disappears under the running streams
             assert reported.wait(8.0), "no error reported after the device went away"
             message = str(errors[0])
             assert "stopped" in message and "unplugged" in message and "\n" not in message
@@ -94,21 +92,17 @@ def test_unplugging_reports_a_clear_message_and_the_call_goes_on(
         finally:
             engine.close()
     finally:
-        other.stop()
-        os.environ["PULSE_SERVER"] = pulse.server
-        refresh_devices()
+        other.stop()  # back to the session's server
     assert len(errors) == 1
 
 
 def test_starting_on_a_dead_sound_server_is_a_clear_error(
-    pulse: PulseServer, tmp_path: Path
+    pulse: VirtualSoundServer, tmp_path: Path
 ) -> None:
     other = start_pulse(tmp_path / "pulse3", sink="gone")
-    os.environ["PULSE_SERVER"] = other.server
     try:
-        refresh_devices()
         io = AudioIO()
-        other.stop()
+        other.kill()
         with pytest.raises(AudioDeviceError) as err:
             io.start()
             assert io.wait_running(3.0)
@@ -118,5 +112,3 @@ def test_starting_on_a_dead_sound_server_is_a_clear_error(
         io.close()
     finally:
         other.stop()
-        os.environ["PULSE_SERVER"] = pulse.server
-        refresh_devices()

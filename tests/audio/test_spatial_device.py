@@ -10,8 +10,8 @@ import sounddevice as sd
 
 from holocall_desktop.audio import AudioEngine, VoiceSettings
 from holocall_desktop.audio.synth import voice
+from holocall_desktop.audio.virtual import VirtualSoundServer
 
-from .conftest import PulseServer
 from .helpers import SignalTrack, lag_of, rms_db
 
 OFF = VoiceSettings(False, False, False, False)
@@ -19,7 +19,7 @@ OFF = VoiceSettings(False, False, False, False)
 
 @pytest.mark.parametrize(("seat", "near", "far"), [(3, 0, 1), (1, 1, 0)], ids=["left", "right"])
 async def test_voice_from_a_seat_is_louder_and_earlier_on_its_side(
-    pulse: PulseServer, seat: int, near: int, far: int
+    pulse: VirtualSoundServer, seat: int, near: int, far: int
 ) -> None:
     recorded: list[np.ndarray] = []
 
