@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from vispy import scene
+from vispy import gloo, scene
 from vispy.geometry import create_cylinder
+from vispy.scene.visuals import create_visual_node
+from vispy.visuals import Visual
 from vispy.visuals.transforms import MatrixTransform
 
 from holocall_desktop.model import DepthFrame
@@ -23,6 +26,24 @@ BACKGROUND = (0.07, 0.08, 0.11, 1.0)
 # Front view: the turntable azimuth that puts the eye on +z looking towards -z.
 FRONT_AZIMUTH = 90.0
 
+
+class _ClearDepthVisual(Visual):
+    """Clears the depth buffer when drawn: a picture-in-picture view drawn after the room must
+    not be hidden by the room's depth values (its own camera's depths are not comparable)."""
+
+    def __init__(self) -> None:
+        Visual.__init__(
+            self, vcode="void main() { gl_Position = vec4(0.0); }", fcode="void main() {}"
+        )
+
+    def draw(self) -> None:
+        gloo.clear(color=False, depth=True, stencil=False)
+
+    def _prepare_transforms(self, view: Any) -> None:
+        return None
+
+
+_ClearDepth = create_visual_node(_ClearDepthVisual)
 
 #: seconds for a participant to materialise (or dissolve) with the scan-line reveal
 REVEAL_SECONDS = 0.8
@@ -252,6 +273,8 @@ class HoloScene:
             azimuth=FRONT_AZIMUTH,
         )
         box.camera.depth_value = 200.0
+        clear = _ClearDepth(parent=box.scene)
+        clear.order = -100  # before the hologram
         node = Hologram(parent=box.scene, grid_step=self._grid_step, splat=self._splat)
         seat = self.layout.seat(1, 2)
         m = capture_to_room(seat, capture_distance=1.3)

@@ -32,11 +32,14 @@ def run_window(
     screenshot: Path | None = None,
     frames: int | None = None,
     seconds: float | None = None,
+    demo: bool = False,
 ) -> int:
     """Open the main window on ``source`` and run until it is closed.
 
     ``screenshot``/``frames``/``seconds`` make it scriptable: after ``frames`` frames were drawn
     (or ``seconds`` passed) it saves a screenshot of the window (when asked) and exits.
+    With ``demo``, a local signaling server and a simulated participant start and the window
+    joins their call; ``frames`` then counts frames of the remote participant.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = ensure_app()
@@ -44,6 +47,10 @@ def run_window(
 
     window = MainWindow(source=source, remove_background=remove_background)
     window.show()
+    if demo:
+        from holocall_desktop.demo import DemoBackend
+
+        window.start_demo(DemoBackend())
     # Ctrl+C in the terminal closes the window properly (recordings are closed, settings saved)
     signal.signal(signal.SIGINT, lambda *_: window.close())
     heartbeat = QTimer()
@@ -66,9 +73,16 @@ def run_window(
         window.close()
 
     if frames is not None:
-        window.frame_drawn.connect(
-            lambda _n: window.frames_drawn >= frames and QTimer.singleShot(100, finish)
-        )
+
+        def enough(_n: int) -> None:
+            if demo:
+                shown = sum(window.call.frames_shown.values())
+                if shown >= frames and not window.scene.animate(0.0):
+                    QTimer.singleShot(100, finish)
+            elif window.frames_drawn >= frames:
+                QTimer.singleShot(100, finish)
+
+        window.frame_drawn.connect(enough)
     if seconds is not None:
         QTimer.singleShot(int(seconds * 1000), finish)
     app.exec()

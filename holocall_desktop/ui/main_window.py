@@ -8,17 +8,19 @@ any source are shown in the window's banner as one line; nothing here shows a st
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 import numpy as np
-from PySide6.QtCore import QObject, QPoint, QRect, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QImage, QPainter, QPixmap
+from PySide6.QtCore import QObject, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -30,8 +32,12 @@ from PySide6.QtWidgets import (
 
 from holocall_desktop.capture.base import FrameSource, PlaybackControl, SourceError
 from holocall_desktop.capture.runner import Processor, SourceRunner
+from holocall_desktop.demo import DemoBackend, DemoError
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.render.scene import HoloScene
+from holocall_desktop.transport.api import CallConfig, CallState
+from holocall_desktop.ui.call_controller import CallController
+from holocall_desktop.ui.call_panels import ParticipantsPanel, StatsPanel
 from holocall_desktop.ui.settings import AppSettings
 from holocall_desktop.ui.widgets import ErrorBanner, PlaybackBar, RateMeter
 
@@ -43,10 +49,11 @@ RECORDING_FILTER = "RealSense recordings (*.bag *.db3);;All files (*)"
 
 
 class _Bridge(QObject):
-    """Carries notifications from the capture thread to the GUI thread (queued signals)."""
+    """Carries notifications from worker threads to the GUI thread (queued signals)."""
 
     error = Signal(str)
     finished = Signal()
+    demo_ready = Signal(object)
 
 
 def describe_source(spec: str) -> str:
@@ -80,6 +87,8 @@ class MainWindow(QMainWindow):
         self._bridge = _Bridge()
         self._bridge.error.connect(self.show_error)
         self._bridge.finished.connect(self._on_finished)
+        self._bridge.demo_ready.connect(self._on_demo_ready)
+        self._demo: DemoBackend | None = None
 
         self.scene = HoloScene(size=scene_size)
         self.scene.canvas.events.draw.connect(self._on_draw_start, position="first")
@@ -99,7 +108,15 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.playback)
         self.setCentralWidget(central)
 
+        self.participants_panel = ParticipantsPanel()
+        self.stats_panel = StatsPanel()
+        self.call = CallController(self.scene, self.participants_panel, self.stats_panel, self)
+        self.call.state_changed.connect(self._on_call_state)
+        self.participants_dock = self._dock("Participants", self.participants_panel, right=True)
+        self.stats_dock = self._dock("Call statistics", self.stats_panel, right=False)
         self._build_toolbar(remove_background)
+        self._build_call_toolbar()
+        self._last_tick = time.monotonic()
         self.stats_label = QLabel("")
         self.statusBar().addPermanentWidget(self.stats_label)
 
@@ -230,7 +247,8 @@ class MainWindow(QMainWindow):
         else:
             self.playback.hide()
         self.settings.source = spec
-        self.scene.add_participant(SELF_ID, f"You · {describe_source(spec)}")
+        if not self.call.active:
+            self.scene.add_participant(SELF_ID, f"You · {describe_source(spec)}")
         self.runner = SourceRunner(
             source,
             processors=self._processors(),
@@ -291,6 +309,10 @@ class MainWindow(QMainWindow):
 
     # -- frames ----------------------------------------------------------------------------
     def _poll(self) -> None:
+        now = time.monotonic()
+        self.scene.animate(now - self._last_tick)
+        self._last_tick = now
+        self.call.poll()
         if self.runner is None:
             return
         captured = self.runner.mailbox.take()
@@ -298,7 +320,11 @@ class MainWindow(QMainWindow):
             return
         frame = captured.frame
         first = self.last_frame is None
-        self.scene.set_frame(SELF_ID, frame)
+        if self.call.active:
+            self.scene.set_self_frame(frame if self.call.camera_on else None)
+            self.call.send(captured)
+        elif SELF_ID in self.scene.participants:
+            self.scene.set_frame(SELF_ID, frame)
         self.last_frame = frame
         self.frames_drawn += 1
         if first and self._playback() is not None:
@@ -311,22 +337,167 @@ class MainWindow(QMainWindow):
         self._draw_started = time.perf_counter()
 
     def _on_draw_end(self, _event: object) -> None:
+        self.call.after_draw()
         if self.last_frame is not None:
             self._rate.tick(time.perf_counter() - self._draw_started)
 
     def _update_stats(self) -> None:
         frame = self.last_frame
         size = f"{frame.width}×{frame.height}" if frame is not None else "no frame"
+        call = self._call_status()
         self.stats_label.setText(
-            f"{self._rate.fps:5.1f} fps · draw {self._rate.frame_ms:5.1f} ms · {size}"
+            call + f"{self._rate.fps:5.1f} fps · draw {self._rate.frame_ms:5.1f} ms · {size}"
         )
         pb = self._playback()
         if pb is not None:
             self.playback.set_position(pb.position)
 
+    def _call_status(self) -> str:
+        if not self.call.active:
+            return ""
+        people = len(self.call.infos) + 1
+        parts = [f"In call · {people} {'person' if people == 1 else 'people'}"]
+        join = self.call.join_time()
+        if join is not None:
+            parts.append(f"joined in {join:.1f} s")
+        latencies = [s.latency_ms for s in self.call.last_stats if s.latency_ms is not None]
+        if latencies:
+            parts.append(f"latency {max(latencies):.0f} ms")
+        return " · ".join(parts) + "   |   "
+
     @property
     def fps(self) -> float:
         return self._rate.fps
+
+    # -- calls ------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, right: bool) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        area = (
+            Qt.DockWidgetArea.RightDockWidgetArea
+            if right
+            else Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.addDockWidget(area, dock)
+        dock.hide()
+        return dock
+
+    def _build_call_toolbar(self) -> None:
+        self.addToolBarBreak()
+        bar = QToolBar("Call")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.join_button = QPushButton("Join call…")
+        self.join_button.clicked.connect(self._join_or_leave)
+        self.camera_button = QPushButton("Camera on")
+        self.camera_button.setCheckable(True)
+        self.camera_button.setChecked(True)
+        self.camera_button.toggled.connect(self._toggle_camera)
+        self.mute_button = QPushButton("Mute")
+        self.mute_button.setEnabled(False)
+        self.mute_button.setToolTip("Voice is not part of calls yet")
+        self.invite_button = QPushButton("Copy invite link")
+        self.invite_button.clicked.connect(self.copy_invite_link)
+        self.stats_button = QPushButton("Statistics")
+        self.stats_button.setCheckable(True)
+        self.stats_button.toggled.connect(self.stats_dock.setVisible)
+        buttons = (self.join_button, self.camera_button, self.mute_button, self.invite_button)
+        for w in (*buttons, self.stats_button):
+            bar.addWidget(w)
+        self._sync_call_controls()
+
+    def _join_or_leave(self) -> None:
+        if self.call.active:
+            self.leave_call()
+            return
+        from holocall_desktop.ui.join_dialog import JoinDialog
+
+        dialog = JoinDialog(
+            self.settings.call_server,
+            self.settings.display_name,
+            self.settings.user_id,
+            parent=self,
+        )
+        if dialog.exec() != JoinDialog.DialogCode.Accepted or dialog.result_config is None:
+            return
+        self.join_call(dialog.result_config)
+
+    def join_call(self, config: CallConfig) -> bool:
+        """Start a call (joins or creates the room); False with the reason in the banner."""
+        self.banner.hide()
+        self.settings.display_name = config.display_name
+        if config.create_room:
+            self.settings.call_server = config.server
+        try:
+            self.call.start(config)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return False
+        self.scene.remove_participant(SELF_ID)
+        self.participants_dock.show()
+        self.resizeDocks([self.participants_dock], [260], Qt.Orientation.Horizontal)
+        self._sync_call_controls()
+        return True
+
+    def leave_call(self) -> None:
+        self.call.leave()
+        self._back_to_preview()
+
+    def _back_to_preview(self) -> None:
+        self.scene.set_self_frame(None)
+        self.participants_dock.hide()
+        if self.runner is not None and SELF_ID not in self.scene.participants:
+            self.scene.add_participant(SELF_ID, f"You · {describe_source(self.source_spec)}")
+        self._sync_call_controls()
+
+    def _toggle_camera(self, on: bool) -> None:
+        self.camera_button.setText("Camera on" if on else "Camera off")
+        self.call.set_camera(on)
+        if not on:
+            self.scene.set_self_frame(None)
+
+    def copy_invite_link(self) -> str | None:
+        link = self.call.invite_link()
+        if link:
+            QGuiApplication.clipboard().setText(link)
+            self.statusBar().showMessage(f"Invite link copied: {link}", 8000)
+        return link
+
+    def start_demo(self, backend: DemoBackend) -> None:
+        """Start the demo's server and simulated participant (off the GUI thread), then join."""
+        self._demo = backend
+        name = self.settings.display_name or "You"
+        user_id = self.settings.user_id
+        self.statusBar().showMessage("Starting the demo call…")
+
+        def work() -> None:
+            try:
+                self._bridge.demo_ready.emit(backend.start(user_id, name))
+            except DemoError as exc:
+                self._bridge.error.emit(str(exc))
+
+        threading.Thread(target=work, name="demo-start", daemon=True).start()
+
+    def _on_demo_ready(self, config: CallConfig) -> None:
+        if self._demo is not None:
+            self.join_call(config)
+
+    def _on_call_state(self, state: CallState, message: str) -> None:
+        if state is CallState.FAILED:
+            self.show_error(message)
+            self._back_to_preview()
+        elif state is CallState.LEFT:
+            self._back_to_preview()
+        elif message:
+            self.statusBar().showMessage(message, 5000)
+        self._sync_call_controls()
+
+    def _sync_call_controls(self) -> None:
+        active = self.call.active
+        self.join_button.setText("Leave call" if active else "Join call…")
+        self.camera_button.setEnabled(active)
+        self.invite_button.setEnabled(active and self.call.invite_link() is not None)
 
     def screenshot(self) -> QPixmap:
         """The window as the user sees it (the GL canvas is rendered offscreen and composited)."""
@@ -346,6 +517,10 @@ class MainWindow(QMainWindow):
         self.banner.show_message(message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.call.close(timeout=3.0)
+        if self._demo is not None:
+            self._demo.stop()
+            self._demo = None
         self._timer.stop()
         self._stats_timer.stop()
         self.close_source()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict
 
 from PySide6.QtCore import QSettings
@@ -86,6 +87,31 @@ class AppSettings:
     @depth.setter
     def depth(self, value: DepthSettings) -> None:
         self._s.setValue("capture/depth_settings", json.dumps(asdict(value)))
+
+    @property
+    def user_id(self) -> str:
+        """This installation's id in calls (made once, then kept)."""
+        value = str(self._get("call/user_id", "", str))
+        if not value:
+            value = "u-" + secrets.token_hex(6)
+            self._s.setValue("call/user_id", value)
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return str(self._get("call/display_name", "", str))
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self._s.setValue("call/display_name", value)
+
+    @property
+    def call_server(self) -> str:
+        return str(self._get("call/server", "http://127.0.0.1:3000", str))
+
+    @call_server.setter
+    def call_server(self, value: str) -> None:
+        self._s.setValue("call/server", value)
 
     @property
     def geometry(self) -> bytes:

@@ -1,0 +1,161 @@
+"""Call side panels: the participant list with connection quality, and live statistics plots."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from holocall_desktop.transport.api import MediaMode, ParticipantInfo, PeerConnection, PeerStats
+
+HISTORY_S = 60.0
+PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8")
+
+
+def quality_of(stats: PeerStats | None, connection: PeerConnection) -> tuple[str, str]:
+    """A meeting-app style verdict (label, colour) from RTT, loss and frame rate."""
+    if connection is PeerConnection.FAILED:
+        return "lost", "#e57373"
+    if connection is not PeerConnection.CONNECTED or stats is None:
+        return "connecting", "#9e9e9e"
+    rtt = stats.rtt_ms if stats.rtt_ms is not None else 0.0
+    loss = stats.loss if stats.loss is not None else 0.0
+    if rtt > 400 or loss > 0.10:
+        return "poor", "#e57373"
+    if rtt > 150 or loss > 0.03:
+        return "fair", "#ffb74d"
+    return "good", "#81c784"
+
+
+class ParticipantsPanel(QWidget):
+    """Everyone in the call: name, what they send (hologram/avatar), connection quality."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.list = QListWidget()
+        layout.addWidget(self.list)
+        self._infos: dict[str, ParticipantInfo] = {}
+        self._stats: dict[str, PeerStats] = {}
+
+    def set_participant(self, info: ParticipantInfo) -> None:
+        self._infos[info.user_id] = info
+        self._refresh()
+
+    def remove(self, user_id: str) -> None:
+        self._infos.pop(user_id, None)
+        self._stats.pop(user_id, None)
+        self._refresh()
+
+    def set_stats(self, stats: list[PeerStats]) -> None:
+        self._stats = {s.user_id: s for s in stats}
+        self._refresh()
+
+    def clear(self) -> None:
+        self._infos.clear()
+        self._stats.clear()
+        self._refresh()
+
+    def text_of(self, user_id: str) -> str:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == user_id:
+                return item.text()
+        return ""
+
+    def _refresh(self) -> None:
+        self.list.clear()
+        for uid, info in sorted(self._infos.items(), key=lambda kv: kv[1].seat):
+            stats = self._stats.get(uid)
+            verdict, colour = quality_of(stats, info.connection)
+            mode = {
+                MediaMode.VOLUMETRIC: "hologram",
+                MediaMode.AVATAR: "avatar",
+                MediaMode.NONE: "camera off",
+            }[info.mode]
+            detail = ""
+            if stats is not None and stats.rtt_ms is not None:
+                detail = f" · {stats.rtt_ms:.0f} ms"
+            item = QListWidgetItem(f"● {info.display_name or uid}\n    {mode} · {verdict}{detail}")
+            item.setData(Qt.ItemDataRole.UserRole, uid)
+            item.setForeground(QColor(colour))
+            self.list.addItem(item)
+
+
+class StatsPanel(QWidget):
+    """Live plots over the last minute, one curve per remote participant."""
+
+    METRICS: tuple[tuple[str, str, str], ...] = (
+        ("bitrate_in_kbps", "Bitrate in", "kbit/s"),
+        ("rtt_ms", "Round trip", "ms"),
+        ("loss", "Loss", "%"),
+        ("fps_in", "Frame rate in", "fps"),
+        ("latency_ms", "Glass-to-glass latency", "ms"),
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=True, background="#12141b", foreground="#c8ccd8")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        self.plots: dict[str, pg.PlotWidget] = {}
+        for i, (key, title, unit) in enumerate(self.METRICS):
+            plot = pg.PlotWidget(title=title)
+            plot.setLabel("left", unit)
+            plot.setLabel("bottom", "s")
+            plot.setMinimumHeight(110)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            grid.addWidget(plot, i // 2, i % 2)
+            self.plots[key] = plot
+        self.summary = QLabel("")
+        grid.addWidget(self.summary, 3, 0, 1, 2)
+        self._t0 = time.monotonic()
+        self._series: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+        self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._colours: dict[str, str] = {}
+
+    def add_sample(self, stats: list[PeerStats], now: float | None = None) -> None:
+        t = (time.monotonic() if now is None else now) - self._t0
+        for s in stats:
+            colour = self._colours.setdefault(s.user_id, PALETTE[len(self._colours) % len(PALETTE)])
+            for key, _title, _unit in self.METRICS:
+                value = getattr(s, key)
+                if value is None:
+                    continue
+                if key == "loss":
+                    value = 100.0 * value
+                series = self._series.setdefault((s.user_id, key), deque())
+                series.append((t, float(value)))
+                while series and t - series[0][0] > HISTORY_S:
+                    series.popleft()
+                curve = self._curves.get((s.user_id, key))
+                if curve is None:
+                    curve = self.plots[key].plot(pen=pg.mkPen(colour, width=2), name=s.user_id)
+                    self._curves[(s.user_id, key)] = curve
+                xs, ys = zip(*series, strict=True)
+                curve.setData(list(xs), list(ys))
+
+    def series(self, user_id: str, key: str) -> list[tuple[float, float]]:
+        return list(self._series.get((user_id, key), ()))
+
+    def remove(self, user_id: str) -> None:
+        for key, _t, _u in self.METRICS:
+            curve = self._curves.pop((user_id, key), None)
+            if curve is not None:
+                self.plots[key].removeItem(curve)
+            self._series.pop((user_id, key), None)
+
+    def set_summary(self, text: str) -> None:
+        self.summary.setText(text)

@@ -1,0 +1,107 @@
+"""Calls in the window: a real in-process signaling server, a simulated participant streaming
+the synthetic person over real aiortc, and the window joining like a guest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from holocall_desktop.demo import DemoBackend
+from holocall_desktop.transport.api import CallConfig, CallState
+from holocall_desktop.ui.main_window import SELF_ID
+
+pytestmark = pytest.mark.gui
+
+AVA = "ava-simulated"
+
+
+@pytest.fixture
+def demo() -> Iterator[DemoBackend]:
+    backend = DemoBackend(startup_timeout=30.0)
+    yield backend
+    backend.stop()
+
+
+def _shirts(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rgb = image[..., :3].astype(int)
+    red = (rgb[..., 0] > 120) & (rgb[..., 0] > rgb[..., 1] + 60) & (rgb[..., 0] > rgb[..., 2] + 60)
+    blue = (rgb[..., 2] > 120) & (rgb[..., 2] > rgb[..., 0] + 60)
+    return red, blue
+
+
+def _join(window: Any, qtbot: Any, demo: DemoBackend) -> CallConfig:
+    config = demo.start(window.settings.user_id, "Tester")
+    assert window.join_call(config)
+    qtbot.waitUntil(lambda: window.call.state is CallState.JOINED, timeout=20000)
+    qtbot.waitUntil(lambda: window.call.frames_shown.get(AVA, 0) >= 3, timeout=30000)
+    qtbot.waitUntil(lambda: not window.scene.animate(0.0), timeout=5000)  # materialised
+    return config
+
+
+def test_joining_shows_the_remote_hologram_self_view_and_stats(
+    make_window: Any, qtbot: Any, demo: DemoBackend
+) -> None:
+    window = make_window("synthetic")
+    config = _join(window, qtbot, demo)
+    assert SELF_ID not in window.scene.participants  # you are in the corner now, not at a seat
+
+    image = window.scene.render()
+    red, blue = _shirts(image)
+    h, w = red.shape
+    x, y, sw, sh = window.scene.self_view_rect
+    room = np.ones_like(red)
+    room[y : y + sh, x : x + sw] = False
+    # Ava (red shirt, seed 1) sits across the table in the room; you (blue) in the self-view,
+    # drawn over the table behind it (the narrow window puts the table under the corner)
+    assert (red & room)[: h * 3 // 4, w // 4 : w * 3 // 4].sum() > 500
+    assert blue[y : y + sh, x : x + sw].sum() > 50
+    assert not (blue & room).any()
+
+    assert "Ava (simulated)" in window.participants_panel.text_of(AVA)
+    assert "hologram" in window.participants_panel.text_of(AVA)
+    qtbot.waitUntil(lambda: len(window.stats_panel.series(AVA, "fps_in")) >= 1, timeout=15000)
+    qtbot.waitUntil(lambda: window.call.join_time() is not None, timeout=10000)
+    assert 0 < window.call.join_time() < 30
+    link = window.copy_invite_link()
+    assert link is not None and config.room_id in link
+
+    window.leave_call()
+    qtbot.waitUntil(lambda: AVA not in window.scene.participants, timeout=5000)
+    assert SELF_ID in window.scene.participants  # back to the preview at the table
+    assert window.scene.self_view_rect is None
+    assert window.join_button.text() == "Join call…"
+
+
+def test_a_participant_who_leaves_disappears(
+    make_window: Any, qtbot: Any, demo: DemoBackend
+) -> None:
+    window = make_window("synthetic")
+    _join(window, qtbot, demo)
+    assert demo.remote is not None
+    demo.remote.stop()
+    qtbot.waitUntil(lambda: AVA not in window.call.infos, timeout=15000)
+    qtbot.waitUntil(lambda: AVA not in window.scene.participants, timeout=5000)
+    assert window.participants_panel.text_of(AVA) == ""
+    red, _ = _shirts(window.scene.render())
+    assert red.sum() < 50
+    assert window.call.active  # you are still in the (now empty) room
+
+
+def test_an_unreachable_server_is_reported_in_one_line(make_window: Any, qtbot: Any) -> None:
+    window = make_window("synthetic")
+    config = CallConfig(
+        server="http://127.0.0.1:9",
+        user_id="tester",
+        display_name="Tester",
+        room_id="room1",
+        invite_secret="not-a-real-secret",
+    )
+    window.join_call(config)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=30000)
+    message = window.banner.message
+    assert message and "\n" not in message and "Traceback" not in message
+    assert window.join_button.text() == "Join call…"
+    assert SELF_ID in window.scene.participants
