@@ -66,6 +66,16 @@ class ParticipantAudio:
     jitter: JitterStats
 
 
+@dataclass(frozen=True)
+class DeviceStats:
+    """Glitch counters of the current devices (since they were opened)."""
+
+    input_overflows: int  # PortAudio: microphone samples lost before we got them
+    output_underflows: int  # PortAudio: the speaker ran dry
+    playback_missing_ms: float  # silence the speaker callback played for want of a mix
+    capture_dropped_ms: float  # microphone samples the worker did not take in time
+
+
 class _Meter:
     def __init__(self, samplerate: int, block: int) -> None:
         self._alpha = 1.0 - math.exp(-(block / samplerate) / 0.1)
@@ -251,6 +261,18 @@ class AudioEngine:
     def error(self) -> AudioDeviceError | None:
         """The last device error (``None`` while the devices work)."""
         return self._error
+
+    def device_stats(self) -> DeviceStats:
+        io = self._io
+        if io is None:
+            return DeviceStats(0, 0, 0.0, 0.0)
+        ms = 1000.0 / self.samplerate
+        return DeviceStats(
+            io.input_overflows,
+            io.output_underflows,
+            io.out_ring.underruns * ms,
+            io.in_ring.overruns * ms,
+        )
 
     @property
     def processing_message(self) -> str:

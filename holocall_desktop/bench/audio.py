@@ -231,6 +231,7 @@ async def _latency_run(
         await asyncio.sleep(0.3)
         stats = receiver.participant_audio()
         jit = stats[0].jitter if stats else None
+        dev = receiver.device_stats()
     finally:
         probe.close()
         await pc1.close()
@@ -238,13 +239,15 @@ async def _latency_run(
         sender.close()
         receiver.close()
     label = "low-latency receiver" if low_latency else "aiortc's default receiver (prefetch 4)"
+    label += f", playout {playout_blocks} block{'s' if playout_blocks > 1 else ''}"
     if low_latency and not patched:
         label += " (patch not applied: aiortc differs)"
     detail = ""
     if jit is not None:
         detail = (
             f"jitter target {jit.target_ms:.0f} ms, {jit.underruns} underruns, "
-            f"{jit.stretched_ms:.0f} ms sped up"
+            f"{jit.stretched_ms:.0f} ms sped up; speaker: {dev.output_underflows} underflows, "
+            f"{dev.playback_missing_ms:.0f} ms not ready in time"
         )
     return _Latency(label, _lags(probe.recorded, signal, starts), detail)
 
@@ -301,11 +304,10 @@ def run(args: argparse.Namespace) -> int:
 
         async def all_runs() -> tuple[list[float], list[_Latency]]:
             cal = await _calibrate(server, args.seconds)
+            configs = [(False, args.playout_blocks), (True, args.playout_blocks), (True, 1)]
             runs = [
-                await _latency_run(
-                    server, args.seconds, low, not args.no_processing, args.playout_blocks
-                )
-                for low in (False, True)
+                await _latency_run(server, args.seconds, low, not args.no_processing, blocks)
+                for low, blocks in dict.fromkeys(configs)  # distinct, in order
             ]
             return cal, runs
 
