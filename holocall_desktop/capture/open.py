@@ -8,8 +8,8 @@ from holocall_desktop.capture.base import FrameSource, SourceError
 from holocall_desktop.capture.filters import FilterSettings
 
 SPEC_HELP = (
-    "'synthetic', 'synthetic:SEED', 'camera', 'camera:SERIAL' or a recording path ending in "
-    ".bag or .db3"
+    "'synthetic', 'synthetic:SEED', 'camera', 'camera:SERIAL', 'webcam', 'webcam:N', "
+    "'webcam:VIDEO_FILE' (colour only: avatar mode) or a recording path ending in .bag or .db3"
 )
 
 
@@ -26,6 +26,8 @@ def open_source(
     - ``synthetic`` / ``synthetic:SEED`` → :class:`~.synthetic.SyntheticPersonSource` (seed 0
       by default; another seed gives another shirt colour, noise and phase of the animation)
     - ``camera`` / ``camera:SERIAL`` → :class:`~.realsense.RealSenseSource` (opened on start)
+    - ``webcam`` / ``webcam:N`` / ``webcam:VIDEO_FILE`` → :class:`~.webcam.WebcamSource`:
+      colour without depth, for avatar mode (opened on start)
     - ``*.bag`` / ``*.db3`` → :class:`~.playback.PlaybackSource` (validated now: a bad file
       raises :class:`~.base.RecordingFormatError`)
 
@@ -34,6 +36,10 @@ def open_source(
     """
     text = spec.strip()
     key = text.lower()
+    if key == "webcam" or key.startswith("webcam:"):
+        from holocall_desktop.capture.webcam import WebcamSource, parse_webcam_spec
+
+        return WebcamSource(parse_webcam_spec(text), realtime=realtime, loop=True)
     if key == "synthetic":
         from holocall_desktop.capture.synthetic import SyntheticPersonSource
 

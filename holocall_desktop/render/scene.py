@@ -6,6 +6,7 @@ module never imports Qt). Room coordinates: metres, right-handed, y up (see ``mo
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,9 @@ from vispy.visuals import Visual
 from vispy.visuals.transforms import MatrixTransform
 
 from holocall_desktop.model import DepthFrame
-from holocall_desktop.model.room import RoomLayout, capture_to_room
+from holocall_desktop.model.avatar import AvatarFrame
+from holocall_desktop.model.room import RoomLayout, Seat, capture_to_room
+from holocall_desktop.render.avatar import seat_matrix
 from holocall_desktop.render.hologram import Hologram
 
 BACKGROUND = (0.07, 0.08, 0.11, 1.0)
@@ -58,6 +61,8 @@ class Participant:
     label: scene.visuals.Text
     capture_distance: float
     reveal_target: float = 1.0  # 1 = present, 0 = leaving (removed once dissolved)
+    avatar: Any = None  # an AvatarNode once avatar frames arrived
+    shows_avatar: bool = False  # avatar mode: the head instead of the hologram
 
 
 class HoloScene:
@@ -81,6 +86,7 @@ class HoloScene:
         self._seat_count: int | None = None
         self._self_view: scene.widgets.ViewBox | None = None
         self._self_node: Hologram | None = None
+        self._self_avatar: Any = None
         self.canvas.events.resize.connect(self._layout_self_view)
         self._room_nodes: list[scene.visuals.VisualNode] = []
         if show_room:
@@ -170,6 +176,8 @@ class HoloScene:
         del self.participants[pid]
         part.node.parent = None
         part.label.parent = None
+        if part.avatar is not None:
+            part.avatar.parent = None
         self._place_all()
 
     def set_name(self, pid: str, name: str) -> None:
@@ -189,6 +197,25 @@ class HoloScene:
 
     def set_frame(self, pid: str, frame: DepthFrame) -> None:
         self.participants[pid].node.set_frame(frame)
+        self.canvas.update()
+
+    def set_avatar_frame(self, pid: str, frame: AvatarFrame) -> None:
+        """Pose the participant's avatar head (made on the first frame) from ``frame``."""
+        part = self.participants[pid]
+        if part.avatar is None:
+            part.avatar = _new_avatar(self.view.scene)
+            part.avatar.visible = part.shows_avatar
+            self._place_all()
+        part.avatar.set_frame(frame)
+        self.canvas.update()
+
+    def use_avatar(self, pid: str, on: bool) -> None:
+        """Show the participant as an avatar (True) or as a hologram (False)."""
+        part = self.participants[pid]
+        part.shows_avatar = on
+        part.node.visible = not on
+        if part.avatar is not None:
+            part.avatar.visible = on
         self.canvas.update()
 
     def hologram(self, pid: str) -> Hologram:
@@ -232,22 +259,59 @@ class HoloScene:
             m = capture_to_room(seat, capture_distance=part.capture_distance)
             part.node.transform = MatrixTransform(m.T.astype(np.float32))
             part.label.pos = (seat.position[0], 1.85, seat.position[2])
+            if part.avatar is not None:
+                part.avatar.set_seat(seat_matrix(seat))
         self.canvas.update()
 
     # -- self-view -------------------------------------------------------------------------
     def set_self_frame(self, frame: DepthFrame | None) -> None:
         """Show the local participant in a mirrored picture-in-picture corner (None hides it)."""
         if frame is None:
-            if self._self_view is not None:
-                self._self_view.parent = None
-                self._self_view = None
-                self._self_node = None
+            self._close_self_view()
             return
         if self._self_view is None:
             self._build_self_view()
-        assert self._self_node is not None
+        assert self._self_node is not None and self._self_view is not None
+        if not self._self_node.visible or self._self_node.frame is None:
+            self._frame_self_view(center_y=1.2, distance=1.7)
+        self._self_node.visible = True
+        if self._self_avatar is not None:
+            self._self_avatar.visible = False
         self._self_node.set_frame(frame)
         self.canvas.update()
+
+    def set_self_avatar(self, frame: AvatarFrame | None) -> None:
+        """Show the local participant's own avatar in the corner (None hides the corner)."""
+        if frame is None:
+            self._close_self_view()
+            return
+        if self._self_view is None:
+            self._build_self_view()
+        assert self._self_view is not None and self._self_node is not None
+        if self._self_avatar is None:
+            self._self_avatar = _new_avatar(self._self_view.scene)
+            facing_viewer = Seat(index=0, position=np.zeros(3), facing=np.array([0.0, 0.0, 1.0]))
+            mirror = np.diag([-1.0, 1.0, 1.0, 1.0])
+            self._self_avatar.set_seat(mirror @ seat_matrix(facing_viewer, head_height=1.45))
+        if self._self_node.visible or not self._self_avatar.visible:
+            self._frame_self_view(center_y=1.45, distance=0.55)  # head and shoulders
+        self._self_node.visible = False
+        self._self_avatar.visible = True
+        self._self_avatar.set_frame(frame)
+        self.canvas.update()
+
+    def _frame_self_view(self, center_y: float, distance: float) -> None:
+        assert self._self_view is not None
+        cam = self._self_view.camera
+        cam.center = (0.0, center_y, 0.0)
+        cam.distance = distance
+
+    def _close_self_view(self) -> None:
+        if self._self_view is not None:
+            self._self_view.parent = None
+        self._self_view = None
+        self._self_node = None
+        self._self_avatar = None
 
     @property
     def self_view_rect(self) -> tuple[int, int, int, int] | None:
@@ -307,6 +371,23 @@ class HoloScene:
 
     def close(self) -> None:
         self.canvas.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _avatar_rig() -> tuple[Any, Any]:
+    """The head mesh and its 52 morph targets, built once per process and shared."""
+    from holocall_desktop.avatar.mesh import load_head_mesh
+    from holocall_desktop.avatar.rig import build_morph_targets
+
+    mesh = load_head_mesh()
+    return mesh, build_morph_targets(mesh)
+
+
+def _new_avatar(parent: Any) -> Any:
+    from holocall_desktop.render.avatar import AvatarNode
+
+    mesh, targets = _avatar_rig()
+    return AvatarNode(mesh, targets, parent=parent)
 
 
 def _disc_mesh(

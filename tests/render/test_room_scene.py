@@ -106,3 +106,42 @@ def test_self_view_is_a_mirrored_corner_picture(bare_scene: HoloScene) -> None:
     assert np.nonzero(room_red)[1].mean() < np.nonzero(room_green)[1].mean()
     bare_scene.set_self_frame(None)
     assert bare_scene.self_view_rect is None
+
+
+def test_an_avatar_participant_is_drawn_at_their_seat_and_follows_the_jaw(
+    bare_scene: HoloScene,
+) -> None:
+    from holocall_desktop.model.avatar import BLENDSHAPE_INDEX, AvatarFrame
+
+    bare_scene.add_participant("p")
+    bare_scene.use_avatar("p", True)
+    neutral = AvatarFrame(timestamp=0.0)
+    bare_scene.set_avatar_frame("p", neutral)
+    closed = foreground_mask(bare_scene.render())
+    assert closed.sum() > 300
+    # the head is where the seat's head is: centre of the view, above the table line
+    ys, xs = np.nonzero(closed)
+    w = closed.shape[1]
+    assert abs(xs.mean() - w / 2) < w * 0.1
+    shapes = np.zeros(52, np.float32)
+    shapes[BLENDSHAPE_INDEX["jawOpen"]] = 1.0
+    bare_scene.set_avatar_frame("p", AvatarFrame(timestamp=0.1, blendshapes=shapes))
+    open_jaw = foreground_mask(bare_scene.render())
+    changed = open_jaw ^ closed
+    assert changed.sum() > 20
+    assert np.nonzero(changed)[0].mean() > ys.mean()  # the change is in the lower face
+    bare_scene.use_avatar("p", False)  # back to the hologram (no frame yet): nothing drawn
+    assert foreground_mask(bare_scene.render()).sum() == 0
+
+
+def test_own_avatar_in_the_self_view(bare_scene: HoloScene) -> None:
+    from holocall_desktop.model.avatar import AvatarFrame
+
+    bare_scene.set_self_avatar(AvatarFrame(timestamp=0.0))
+    image = bare_scene.render()
+    x, y, w, h = bare_scene.self_view_rect  # type: ignore[misc]
+    corner = foreground_mask(image)[y + 3 : y + h - 3, x + 3 : x + w - 3]
+    # the corner's own background differs from the room's: look for the lit skin of the head
+    rgb = image[y + 3 : y + h - 3, x + 3 : x + w - 3, :3].astype(int)
+    skin = (rgb[..., 0] > 120) & (rgb[..., 0] > rgb[..., 2] + 20)
+    assert corner.any() and skin.sum() > 100
