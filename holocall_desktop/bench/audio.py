@@ -123,9 +123,15 @@ class _Probe:
         self.signal = signal
         self.recorded = np.zeros(len(signal) + 48000, dtype=np.float32)
         self.pos = 0
+        self.callbacks = 0
+        self.armed = False
         self.stream: Any = None
 
     def _callback(self, indata: Any, outdata: Any, frames: int, t: Any, status: Any) -> None:
+        self.callbacks += 1
+        if not self.armed:  # warming up: the sound server's start-up pause is not measured
+            outdata[:] = 0.0
+            return
         p = self.pos
         n = max(0, min(frames, len(self.signal) - p))
         outdata[:n, 0] = self.signal[p : p + n]
@@ -146,9 +152,20 @@ class _Probe:
             callback=self._callback,
         )
 
-    def run(self, seconds: float) -> None:
+    async def run(self) -> None:
+        """Start, wait until callbacks come at their real-time pace, then play and record."""
         self.pos = 0
         self.stream.start()
+        for _ in range(100):
+            before = self.callbacks
+            await asyncio.sleep(0.1)
+            if self.callbacks - before >= 7:
+                break
+        else:
+            raise RuntimeError("the probe's audio stream did not start")
+        self.armed = True
+        while self.pos < len(self.signal):
+            await asyncio.sleep(0.05)
 
     def close(self) -> None:
         if self.stream is not None:
@@ -173,11 +190,6 @@ def _lags(recorded: Any, signal: Any, starts: list[int], max_ms: float = 600.0) 
         if energy > 0 and abs(corr[k]) / energy > 0.5:  # the chirp, not noise
             lags.append(k / 48.0)
     return lags
-
-
-async def _wait_until(probe: _Probe, samples: int) -> None:
-    while probe.pos < samples:
-        await asyncio.sleep(0.05)
 
 
 async def _latency_run(
@@ -226,8 +238,7 @@ async def _latency_run(
             if not engine.wait_running(8.0):
                 raise RuntimeError(f"audio devices did not start: {engine.error}")
         await asyncio.sleep(1.0)  # let the connection and the buffers settle
-        probe.run(seconds)
-        await _wait_until(probe, len(signal))
+        await probe.run()
         await asyncio.sleep(0.3)
         stats = receiver.participant_audio()
         jit = stats[0].jitter if stats else None
@@ -258,8 +269,7 @@ async def _calibrate(server: Any, seconds: float) -> list[float]:
     with server.route(sink="mouth", source="mouth.monitor"):
         probe.open()
     try:
-        probe.run(seconds)
-        await _wait_until(probe, len(signal))
+        await probe.run()
     finally:
         probe.close()
     return _lags(probe.recorded, signal, starts)
