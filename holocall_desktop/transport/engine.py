@@ -21,11 +21,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.codec.avatar_frame import encode_avatar_frame
 from holocall_desktop.codec.base import CodecError, Quality
 from holocall_desktop.codec.registry import get_codec
+from holocall_desktop.codec.videotrack import unpack_frame
+from holocall_desktop.codec.volumetric import decode_payload
 from holocall_desktop.model import DepthFrame, LatestMailbox
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.transport import ice
@@ -43,6 +47,7 @@ from holocall_desktop.transport.api import (
 )
 from holocall_desktop.transport.peer import MODE_TO_WIRE, Peer
 from holocall_desktop.transport.signaling import SignalingClient
+from holocall_desktop.transport.tracks import VIDEO_CLOCK, packed_to_video_frame
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +191,20 @@ class CallEngine:
         )
         self._call_soon(lambda: self._broadcast_hologram([data]))
 
+    def send_raw(self, channel: str, data: bytes | str, to: str | None = None) -> None:
+        """Diagnostics and tests: send ``data`` as it is on the ``hologram`` or ``control``
+        channel of every peer (or of ``to``), bypassing every encoder (any thread)."""
+        if channel not in ("hologram", "control"):
+            raise ValueError(f"no data channel {channel!r} (hologram or control)")
+
+        def send() -> None:
+            for peer in list(self._peers.values()):
+                ch = peer.hologram if channel == "hologram" else peer.control
+                if (to is None or peer.user_id == to) and peer.channel_open(ch):
+                    ch.send(data)
+
+        self._call_soon(send)
+
     def set_mode(self, mode: MediaMode) -> None:
         """What this participant sends: VOLUMETRIC, AVATAR (fallback) or NONE (camera off).
         Peers are told with a mode-change message; frames are only sent in VOLUMETRIC."""
@@ -228,39 +247,47 @@ class CallEngine:
     def leave(self, timeout: float = 5.0) -> None:
         """Leave the call gracefully (bye, leave-room, close peers; state LEFT). Blocks up to
         ``timeout`` seconds; ``timeout=0`` returns at once."""
-        loop = self._loop
-        if loop is None or loop.is_closed() or self._leaving:
-            return
-        try:
-            future = asyncio.run_coroutine_threadsafe(self._leave(wire.ByeReason.LEAVING), loop)
-        except RuntimeError:
-            return
-        if timeout > 0:
-            with contextlib.suppress(
-                concurrent.futures.TimeoutError, concurrent.futures.CancelledError
-            ):
-                future.result(timeout)
+        if not self._leaving:
+            self._run_on_loop(lambda: self._leave(wire.ByeReason.LEAVING), timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Leave if still in the call, stop the network thread and join it. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                future = asyncio.run_coroutine_threadsafe(
-                    self._shutdown(wire.ByeReason.APP_EXIT), loop
-                )
-                future.result(timeout)
-            except (RuntimeError, concurrent.futures.TimeoutError):
-                pass
-            except concurrent.futures.CancelledError:
-                pass
+        self._run_on_loop(lambda: self._shutdown(wire.ByeReason.APP_EXIT), timeout)
         if self._thread is not None:
             self._thread.join(timeout)
         self._encode_pool.shutdown(wait=False, cancel_futures=True)
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run_on_loop(self, make: Callable[[], Coroutine[Any, Any, None]], timeout: float) -> None:
+        """Run ``make()`` on the network loop; wait up to ``timeout`` s for it (or for the
+        network thread to end, whichever is first). The coroutine is created on the loop, so a
+        loop that ends first leaves nothing un-awaited."""
+        loop = self._loop
+        thread = self._thread
+        if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
+            return
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def begin() -> None:
+            task = asyncio.ensure_future(make())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            task.add_done_callback(lambda _t: None if done.done() else done.set_result(None))
+
+        try:
+            loop.call_soon_threadsafe(begin)
+        except RuntimeError:  # the loop closed meanwhile
+            return
+        deadline = time.monotonic() + timeout
+        while not done.done() and thread.is_alive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                done.result(min(left, 0.05))
 
     # ==== used by Peer (loop thread) ===========================================================
 
@@ -280,8 +307,6 @@ class CallEngine:
     async def run_decode(self, payload: Any) -> DepthFrame | None:
         loop = asyncio.get_running_loop()
         if self.codec_transport == "datachannel" or isinstance(payload, bytes | bytearray):
-            from holocall_desktop.codec.volumetric import decode_payload
-
             return await loop.run_in_executor(self._decode_pool, decode_payload, payload)
         return await loop.run_in_executor(self._decode_pool, _decode_video_frame, payload)
 
@@ -450,8 +475,6 @@ class CallEngine:
         if self._local_audio is None:
             return None
         if self._relay is None:
-            from aiortc.contrib.media import MediaRelay
-
             self._relay = MediaRelay()
         return self._relay.subscribe(self._local_audio, buffered=False)
 
@@ -584,8 +607,6 @@ class CallEngine:
         self._encoder.quality = self.quality
         out = self._encoder.encode(stamped)
         if self.codec_transport == "videotrack" and out:
-            from holocall_desktop.transport.tracks import VIDEO_CLOCK, packed_to_video_frame
-
             pts = max(0, int((capture_time - self._t0) * VIDEO_CLOCK))
             return [packed_to_video_frame(out[0], pts)]
         return list(out)
@@ -655,15 +676,11 @@ def _seat(p: dict[str, Any]) -> int:
 
 
 def _decode_video_frame(frame: Any) -> DepthFrame | None:
-    from holocall_desktop.codec.videotrack import unpack_frame
-
     image = frame.to_ndarray(format="rgb24")
     return unpack_frame(image)
 
 
 async def _drain(track: Any) -> None:
-    from aiortc.mediastreams import MediaStreamError
-
     while True:
         try:
             await track.recv()

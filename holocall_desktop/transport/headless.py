@@ -34,6 +34,7 @@ from holocall_desktop.transport.api import (
     RemoteFrame,
 )
 from holocall_desktop.transport.engine import CallEngine, EngineOptions
+from holocall_desktop.transport.invite import format_invite
 
 log = logging.getLogger(__name__)
 
@@ -392,8 +393,6 @@ class HeadlessParticipant:
             room = self.engine.room_id
             secret = self.engine.invite_secret
             if room and secret:
-                from holocall_desktop.transport.invite import format_invite
-
                 self.invite_link = format_invite(self.config.server, room, secret)
                 held, self._held = self._held, None
                 self._emit(

@@ -20,7 +20,7 @@ from aiortc.sdp import candidate_from_sdp
 from holocall_desktop.codec import control as wire
 from holocall_desktop.codec.avatar_frame import AvatarFrameError, decode_avatar_frame
 from holocall_desktop.codec.base import CodecError
-from holocall_desktop.codec.fragment import Reassembler
+from holocall_desktop.codec.fragment import Reassembler, parse_header
 from holocall_desktop.transport.api import (
     MediaMode,
     ParticipantInfo,
@@ -359,8 +359,6 @@ class Peer:
             self._bad(str(exc))
 
     def _on_fragment(self, message: bytes) -> None:
-        from holocall_desktop.codec.fragment import parse_header
-
         fid = parse_header(message)[0]
         if self.last_frame_id is None:
             self.last_frame_id = (fid - 1) & 0xFFFFFFFF
