@@ -241,9 +241,10 @@ class HoloScene:
 
     def seat_count(self) -> int:
         """Seats around the table: fixed for a call, else the viewer plus every participant."""
-        if self._seat_count is not None:
-            return max(self._seat_count, 2)
         highest = max((p.seat_index for p in self.participants.values()), default=0)
+        if self._seat_count is not None:
+            # a participant still dissolving keeps its seat until it is gone
+            return max(self._seat_count, 2, highest + 1)
         return max(2, len(self.participants) + 1, highest + 1)
 
     def seat_position(self, pid: str) -> npt.NDArray[np.float64]:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from holocall_desktop.capture.runner import CapturedFrame
 from holocall_desktop.codec.base import CodecError
+from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.model.room import arrange_seats
 from holocall_desktop.render.scene import HoloScene
 from holocall_desktop.transport.api import (
@@ -76,9 +77,11 @@ class CallController(QObject):
         self.state = CallState.IDLE
         self.message = ""
         self.camera_on = True
+        self.avatar_mode = False
         self.infos: dict[str, ParticipantInfo] = {}
         self.last_stats: list[PeerStats] = []
         self.frames_shown: dict[str, int] = {}
+        self.avatars_shown: dict[str, int] = {}
         self._undrawn: list[RemoteFrame] = []
         self._bridge = _Bridge()
         self._bridge.state.connect(self._on_state)
@@ -107,7 +110,7 @@ class CallController(QObject):
         self.scene.set_seat_count(2)
         self.state = CallState.CONNECTING
         engine.start()
-        engine.set_mode(MediaMode.VOLUMETRIC if self.camera_on else MediaMode.NONE)
+        engine.set_mode(self._mode())
 
     def leave(self) -> None:
         """Leave the call without blocking the GUI (the engine closes on a helper thread)."""
@@ -130,16 +133,33 @@ class CallController(QObject):
             engine.close(timeout)
 
     # -- media -----------------------------------------------------------------------------
+    def _mode(self) -> MediaMode:
+        if not self.camera_on:
+            return MediaMode.NONE
+        return MediaMode.AVATAR if self.avatar_mode else MediaMode.VOLUMETRIC
+
     def send(self, captured: CapturedFrame) -> None:
         engine = self.engine
-        if engine is not None and self.camera_on and self.state is CallState.JOINED:
+        volumetric = self._mode() is MediaMode.VOLUMETRIC
+        if engine is not None and volumetric and self.state is CallState.JOINED:
             engine.send_frame(captured.frame, captured.wall_time)
+
+    def send_avatar(self, frame: AvatarFrame) -> None:
+        engine = self.engine
+        avatar = self._mode() is MediaMode.AVATAR
+        if engine is not None and avatar and self.state is CallState.JOINED:
+            engine.send_avatar(frame)
 
     def set_camera(self, on: bool) -> None:
         self.camera_on = on
-        engine = self.engine
-        if engine is not None:
-            engine.set_mode(MediaMode.VOLUMETRIC if on else MediaMode.NONE)
+        if self.engine is not None:
+            self.engine.set_mode(self._mode())
+
+    def set_avatar_mode(self, on: bool) -> None:
+        """Send an avatar (face tracking) instead of the hologram, or back."""
+        self.avatar_mode = on
+        if self.engine is not None:
+            self.engine.set_mode(self._mode())
 
     def poll(self) -> int:
         """Hand the newest remote frames to the scene; returns how many were new."""
@@ -148,6 +168,10 @@ class CallController(QObject):
             return 0
         new = 0
         for uid in list(self.infos):
+            avatar = engine.remote_avatars(uid).take()
+            if avatar is not None and uid in self.scene.participants:
+                self.scene.set_avatar_frame(uid, avatar.frame)
+                self.avatars_shown[uid] = self.avatars_shown.get(uid, 0) + 1
             remote = engine.remote_frames(uid).take()
             if remote is None or uid not in self.scene.participants:
                 continue
@@ -207,6 +231,7 @@ class CallController(QObject):
             )
         else:
             self.scene.set_name(info.user_id, info.display_name or info.user_id)
+        self.scene.use_avatar(info.user_id, info.mode is MediaMode.AVATAR)
         self._arrange()
         self.roster_changed.emit()
 
@@ -233,7 +258,7 @@ class CallController(QObject):
 
     def _arrange(self) -> None:
         seats = arrange_seats(0, {uid: max(0, info.seat) for uid, info in self.infos.items()}, 64)
-        self.scene.set_seat_count(len(self.infos) + 1)
         for uid, index in seats.items():
             if uid in self.scene.participants:
-                self.scene.set_seat(uid, index)
+                self.scene.participants[uid].seat_index = index
+        self.scene.set_seat_count(len(self.infos) + 1)  # places everyone

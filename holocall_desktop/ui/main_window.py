@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from holocall_desktop.avatar.tracker import FaceTrackingWorker, TrackingState
 from holocall_desktop.capture.base import FrameSource, PlaybackControl, SourceError
 from holocall_desktop.capture.runner import Processor, SourceRunner
 from holocall_desktop.demo import DemoBackend, DemoError
@@ -89,6 +90,9 @@ class MainWindow(QMainWindow):
         self._bridge.finished.connect(self._on_finished)
         self._bridge.demo_ready.connect(self._on_demo_ready)
         self._demo: DemoBackend | None = None
+        self.avatar_worker: FaceTrackingWorker | None = None
+        self._avatar_automatic = False
+        self.face_state: TrackingState | None = None
 
         self.scene = HoloScene(size=scene_size)
         self.scene.canvas.events.draw.connect(self._on_draw_start, position="first")
@@ -161,6 +165,13 @@ class MainWindow(QMainWindow):
         reset = QPushButton("Reset view")
         reset.clicked.connect(self.scene.reset_camera)
         bar.addWidget(reset)
+        self.avatar_button = QPushButton("Avatar mode")
+        self.avatar_button.setCheckable(True)
+        self.avatar_button.setToolTip(
+            "Appear as an avatar driven by your face (colour camera) instead of a hologram"
+        )
+        self.avatar_button.toggled.connect(lambda on: self.set_avatar_mode(on))
+        bar.addWidget(self.avatar_button)
 
     def _fill_sources(self) -> None:
         box = self.source_box
@@ -249,6 +260,13 @@ class MainWindow(QMainWindow):
         self.settings.source = spec
         if not self.call.active:
             self.scene.add_participant(SELF_ID, f"You · {describe_source(spec)}")
+        # no depth camera (a webcam): appear as an avatar, automatically
+        if not getattr(source, "has_depth", True):
+            self.set_avatar_mode(True, automatic=True)
+        elif self._avatar_automatic:
+            self.set_avatar_mode(False)
+        if SELF_ID in self.scene.participants:
+            self.scene.use_avatar(SELF_ID, self.avatar_worker is not None)
         self.runner = SourceRunner(
             source,
             processors=self._processors(),
@@ -313,6 +331,7 @@ class MainWindow(QMainWindow):
         self.scene.animate(now - self._last_tick)
         self._last_tick = now
         self.call.poll()
+        self._poll_avatar()
         if self.runner is None:
             return
         captured = self.runner.mailbox.take()
@@ -320,7 +339,9 @@ class MainWindow(QMainWindow):
             return
         frame = captured.frame
         first = self.last_frame is None
-        if self.call.active:
+        if self.avatar_worker is not None:
+            self.avatar_worker.submit_depth_frame(frame)  # results arrive in _poll_avatar
+        elif self.call.active:
             self.scene.set_self_frame(frame if self.call.camera_on else None)
             self.call.send(captured)
         elif SELF_ID in self.scene.participants:
@@ -368,6 +389,60 @@ class MainWindow(QMainWindow):
     @property
     def fps(self) -> float:
         return self._rate.fps
+
+    # -- avatar mode ------------------------------------------------------------------------
+    def set_avatar_mode(self, on: bool, automatic: bool = False) -> bool:
+        """Track the face in the source's colour images and appear as an avatar (True), or go
+        back to the hologram. False when the face model is missing (the banner says why)."""
+        self._avatar_automatic = automatic and on
+        if on and self.avatar_worker is None:
+            from holocall_desktop.avatar.model_files import FaceModelError
+            from holocall_desktop.avatar.tracker import FaceTracker, FaceTrackingWorker
+
+            try:
+                self.avatar_worker = FaceTrackingWorker(FaceTracker()).start()
+            except FaceModelError as exc:
+                self.show_error(exc.user_message)
+                self._set_avatar_button(False)
+                return False
+        elif not on and self.avatar_worker is not None:
+            worker, self.avatar_worker = self.avatar_worker, None
+            threading.Thread(target=worker.stop, name="face-tracker-stop", daemon=True).start()
+            self.face_state = None
+        self._set_avatar_button(on)
+        self.call.set_avatar_mode(on)
+        if SELF_ID in self.scene.participants:
+            self.scene.use_avatar(SELF_ID, on)
+        if not on and self.call.active:
+            self.scene.set_self_avatar(None)
+        return True
+
+    def _set_avatar_button(self, on: bool) -> None:
+        if self.avatar_button.isChecked() != on:
+            self.avatar_button.blockSignals(True)
+            self.avatar_button.setChecked(on)
+            self.avatar_button.blockSignals(False)
+
+    def _poll_avatar(self) -> None:
+        worker = self.avatar_worker
+        if worker is None:
+            return
+        if worker.error is not None:
+            self.show_error(f"Face tracking stopped: {worker.error}")
+            self.set_avatar_mode(False)
+            return
+        result = worker.results.take()
+        if result is None:
+            return
+        self.face_state = result.state
+        if result.frame is None:
+            return
+        if self.call.active:
+            self.call.send_avatar(result.frame)
+            if self.call.camera_on:
+                self.scene.set_self_avatar(result.frame)
+        elif SELF_ID in self.scene.participants:
+            self.scene.set_avatar_frame(SELF_ID, result.frame)
 
     # -- calls ------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, right: bool) -> QDockWidget:
@@ -518,6 +593,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.call.close(timeout=3.0)
+        if self.avatar_worker is not None:
+            self.avatar_worker.stop()
+            self.avatar_worker = None
         if self._demo is not None:
             self._demo.stop()
             self._demo = None
