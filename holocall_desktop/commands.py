@@ -159,6 +159,11 @@ def _register_join(sub: Any) -> None:
     join.add_argument("--save-limit", type=int, default=5, help="frames saved per peer (5)")
     join.add_argument("--peer-timeout", type=float, default=5.0, help="drop a silent peer (5 s)")
     join.add_argument("--tone", type=float, help="send a test tone of this many Hz as audio")
+    join.add_argument(
+        "--latencies",
+        action="store_true",
+        help="add every frame's glass-to-glass latency (ms) to the stats lines",
+    )
     join.set_defaults(handler=_run_join)
 
 
@@ -231,6 +236,7 @@ def _run_join(args: argparse.Namespace) -> int:
             save_limit=args.save_limit,
             options=EngineOptions(peer_timeout=args.peer_timeout),
             local_audio=audio,
+            report_latencies=args.latencies,
         )
     except (SourceError, CodecError) as exc:
         raise CliError(str(exc)) from exc

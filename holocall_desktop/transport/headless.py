@@ -197,6 +197,7 @@ class HeadlessParticipant:
         options: EngineOptions | None = None,
         local_audio: Any = None,
         on_remote_audio: Callable[[str, Any], None] | None = None,
+        report_latencies: bool = False,
     ) -> None:
         self.config = config
         self.source_spec = source_spec
@@ -222,6 +223,8 @@ class HeadlessParticipant:
         self._lock = threading.Lock()
         self._held: list[dict[str, Any]] | None = [] if config.create_room else None
         self.invite_link: str | None = None
+        self.report_latencies = report_latencies
+        self._latencies: dict[str, list[float]] = {}
         self.error: str | None = None
         self.started_at = 0.0
 
@@ -330,6 +333,10 @@ class HeadlessParticipant:
     def stats_line(self) -> dict[str, Any]:
         with self._lock:
             received = dict(self.received)
+            latencies, self._latencies = self._latencies, {}
+        extra: dict[str, Any] = {}
+        if self.report_latencies:
+            extra["latencies"] = {u: [round(x, 2) for x in v] for u, v in latencies.items()}
         return {
             "event": "stats",
             "t": round(time.monotonic() - self.started_at, 3),
@@ -338,6 +345,7 @@ class HeadlessParticipant:
             "peers": [_stats_json(s) for s in self._last_stats],
             "received": received,
             "sent": self.engine.summary.frames_sent,
+            **extra,
         }
 
     # ---- threads -----------------------------------------------------------------------------
@@ -360,8 +368,11 @@ class HeadlessParticipant:
                     continue
                 got = True
                 self.engine.frame_drawn(remote)
+                latency_ms = (time.time() - remote.capture_time) * 1000.0
                 with self._lock:
                     self.received[remote.user_id] = self.received.get(remote.user_id, 0) + 1
+                    if self.report_latencies:
+                        self._latencies.setdefault(remote.user_id, []).append(latency_ms)
                 self._save(remote)
             if not got:
                 time.sleep(0.003)
