@@ -60,6 +60,9 @@ class _Bridge(QObject):
 def describe_source(spec: str) -> str:
     if spec == "synthetic":
         return "Synthetic person"
+    if spec.startswith("webcam"):
+        what = spec.partition(":")[2] or "0"
+        return f"Webcam {what if what.isdigit() else Path(what).name}"
     if spec.startswith("camera"):
         serial = spec.partition(":")[2]
         return f"RealSense camera {serial}".strip()
@@ -138,7 +141,7 @@ class MainWindow(QMainWindow):
         self._stats_timer.timeout.connect(self._update_stats)
         self._stats_timer.start()
 
-        initial = source or self.settings.source or "synthetic"
+        initial = source or self.settings.source or default_source()
         self.open_source(initial)
 
     # -- toolbar ---------------------------------------------------------------------------
@@ -179,6 +182,8 @@ class MainWindow(QMainWindow):
         box.addItem("Synthetic person", "synthetic")
         for dev in _cameras():
             box.addItem(f"{dev[0]} ({dev[1]})", f"camera:{dev[1]}")
+        for index in list_webcams():
+            box.addItem(f"Webcam {index} (avatar)", f"webcam:{index}")
         recent = self.settings.recent_recording
         if recent and Path(recent).exists():
             box.addItem(f"Recording: {Path(recent).name}", recent)
@@ -616,6 +621,29 @@ def _open(spec: str, settings: AppSettings) -> FrameSource:
     return open_source(
         spec, realtime=True, loop=settings.loop, filters=filters, camera_mode=depth.camera_mode
     )
+
+
+def list_webcams() -> list[int]:
+    """Colour cameras OpenCV can open by index (Linux: the /dev/video* nodes; elsewhere index 0
+    is offered and opening it says whether it exists)."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        nodes = Path("/dev").glob("video[0-9]*")
+        return sorted(int(p.name[5:]) for p in nodes if p.name[5:].isdigit())
+    return [0]
+
+
+def default_source() -> str:
+    """What a new user sees first: their RealSense, else their webcam (as an avatar), else the
+    built-in synthetic person."""
+    cameras = _cameras()
+    if cameras:
+        return f"camera:{cameras[0][1]}"
+    webcams = list_webcams()
+    if webcams:
+        return f"webcam:{webcams[0]}"
+    return "synthetic"
 
 
 def _cameras() -> list[tuple[str, str]]:
