@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="10 ms blocks queued for the receiver's speaker (AudioEngine default 2)",
     )
     p.add_argument(
+        "--repeat", type=int, default=3, help="latency runs per configuration (default 3)"
+    )
+    p.add_argument(
         "--skip-latency", action="store_true", help="only the mixer cost (no sound server)"
     )
 
@@ -46,17 +49,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 class _Latency:
     label: str
     lags_ms: list[float]
+    expected: int
     detail: str = ""
 
-    def row(self, calibration_ms: float) -> str:
-        if not self.lags_ms:
-            return f"| {self.label} | – | – | – | – | no chirp came through {self.detail} |"
-        v = sorted(x - calibration_ms for x in self.lags_ms)
-        p95 = v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]
-        return (
-            f"| {self.label} | **{statistics.median(v):.1f}** | {p95:.1f} | {v[0]:.1f} | "
-            f"{len(v)} | {self.detail} |"
-        )
+
+def _row(runs: list[_Latency], calibrations: list[float]) -> str:
+    """One table row for a configuration measured ``len(runs)`` times."""
+    label = runs[0].label
+    values: list[float] = []
+    medians: list[str] = []
+    for r, cal in zip(runs, calibrations, strict=True):
+        v = [x - cal for x in r.lags_ms]
+        values += v
+        medians.append(f"{statistics.median(v):.0f}" if v else "–")
+    found = sum(len(r.lags_ms) for r in runs)
+    expected = sum(r.expected for r in runs)
+    notes = "; ".join(r.detail for r in runs if r.detail)
+    if not values:
+        return f"| {label} | – | – | – | – | 0/{expected} | {notes} |"
+    v = sorted(values)
+    p95 = v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]
+    return (
+        f"| {label} | **{statistics.median(v):.1f}** | {p95:.1f} | {v[0]:.1f} | "
+        f"{', '.join(medians)} | {found}/{expected} | {notes} |"
+    )
 
 
 def _mixer_cost(counts: list[int], blocks: int) -> list[tuple[int, float, float]]:
@@ -156,13 +172,18 @@ class _Probe:
         """Start, wait until callbacks come at their real-time pace, then play and record."""
         self.pos = 0
         self.stream.start()
+        counts = []
         for _ in range(100):
             before = self.callbacks
             await asyncio.sleep(0.1)
-            if self.callbacks - before >= 7:
+            counts.append(self.callbacks - before)
+            if counts[-1] >= 5:
                 break
         else:
-            raise RuntimeError("the probe's audio stream did not start")
+            raise RuntimeError(
+                f"the probe's audio stream did not start ({self.callbacks} callbacks in 10 s, "
+                f"active={self.stream.active})"
+            )
         self.armed = True
         while self.pos < len(self.signal):
             await asyncio.sleep(0.05)
@@ -255,12 +276,9 @@ async def _latency_run(
         label += " (patch not applied: aiortc differs)"
     detail = ""
     if jit is not None:
-        detail = (
-            f"jitter target {jit.target_ms:.0f} ms, {jit.underruns} underruns, "
-            f"{jit.stretched_ms:.0f} ms sped up; speaker: {dev.output_underflows} underflows, "
-            f"{dev.playback_missing_ms:.0f} ms not ready in time"
-        )
-    return _Latency(label, _lags(probe.recorded, signal, starts), detail)
+        glitches = jit.underruns + dev.output_underflows
+        detail = f"{glitches}/{jit.stretched_ms:.0f}"
+    return _Latency(label, _lags(probe.recorded, signal, starts), len(starts), detail)
 
 
 async def _calibrate(server: Any, seconds: float) -> list[float]:
@@ -283,6 +301,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not counts or min(counts) < 1 or args.blocks < 10 or args.seconds < 3:
         print("error: need participants >= 1, --blocks >= 10 and --seconds >= 3")
+        return 2
+    if args.repeat < 1:
+        print("error: --repeat must be at least 1")
         return 2
     if args.playout_blocks < 1:
         print("error: --playout-blocks must be at least 1")
@@ -311,38 +332,48 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: no virtual sound device for the latency runs: {e}")
         return 1
     try:
+        configs = list(
+            dict.fromkeys([(False, args.playout_blocks), (True, args.playout_blocks), (True, 1)])
+        )
 
-        async def all_runs() -> tuple[list[float], list[_Latency]]:
-            cal = await _calibrate(server, args.seconds)
-            configs = [(False, args.playout_blocks), (True, args.playout_blocks), (True, 1)]
-            runs = [
-                await _latency_run(server, args.seconds, low, not args.no_processing, blocks)
-                for low, blocks in dict.fromkeys(configs)  # distinct, in order
-            ]
-            return cal, runs
+        async def all_runs() -> tuple[list[float], list[list[_Latency]]]:
+            cals: list[float] = []
+            results: list[list[_Latency]] = [[] for _ in configs]
+            for _ in range(args.repeat):  # interleaved, so that load changes hit all alike
+                cal = await _calibrate(server, args.seconds)
+                if not cal:
+                    raise RuntimeError("the calibration chirps did not come back")
+                cals.append(statistics.median(cal))
+                for i, (low, blocks) in enumerate(configs):
+                    results[i].append(
+                        await _latency_run(
+                            server, args.seconds, low, not args.no_processing, blocks
+                        )
+                    )
+            return cals, results
 
         cal, runs = asyncio.run(all_runs())
-    except AudioError as e:
+    except (AudioError, RuntimeError) as e:
         print(f"error: {e}")
         return 1
     finally:
         server.stop()
-    if not cal:
-        print("error: the calibration chirps did not come back through the sound server")
-        return 1
-    cal_ms = statistics.median(cal)
     print(
         "Mouth-to-ear: chirp played into sink `mouth` → sender's microphone (PortAudio, "
         "`mouth.monitor`) → voice processing → MicrophoneTrack → Opus → RTP/DTLS on loopback → "
         "aiortc receiver → JitterBuffer → SpatialMixer → receiver's speaker (PortAudio, sink "
         "`ear`) → recorded from `ear.monitor`; minus the probe's own device round trip "
-        f"(calibration: {cal_ms:.1f} ms median over {len(cal)} chirps)."
+        f"(calibrated before each round: {', '.join(f'{c:.1f}' for c in cal)} ms). "
+        f"{args.repeat} rounds of {args.seconds:g} s, one chirp a second."
     )
     print()
-    print("| path | median ms | p95 ms | min ms | chirps | notes |")
-    print("|---|---:|---:|---:|---:|---|")
+    print(
+        "| path | median ms | p95 ms | min ms | median per run | chirps found "
+        "| glitches / ms sped up, per run |"
+    )
+    print("|---|---:|---:|---:|---|---:|---|")
     for r in runs:
-        print(r.row(cal_ms))
+        print(_row(r, cal))
     print()
     print(f"Target ≤ {TARGET_MS:.0f} ms (seed < {SEED_MS:.0f} ms).")
     return 0
