@@ -34,7 +34,11 @@ class DemoBackend:
         remote_name: str = "Ava (simulated)",
         remote_source: str = "synthetic:1",
         startup_timeout: float = 20.0,
+        preload: int = 60,
     ) -> None:
+        """``preload``: the simulated participant renders this many frames once and loops them
+        (2 s at 30 fps), so the demo's CPU goes to the call, not to ray casting a mannequin."""
+        self.preload = preload
         self.remote_name = remote_name
         self.remote_source = remote_source
         self.startup_timeout = startup_timeout
@@ -56,6 +60,7 @@ class DemoBackend:
                 create_room=True,
             ),
             self.remote_source,
+            preload=self.preload,
             emit=_quiet,
         )
         self.remote = remote
