@@ -236,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     env = dict(os.environ, PYTHONUNBUFFERED="1", HOLOCALL_ICE_HOSTS="127.0.0.1")
     results = []
+    load = os.getloadavg()
     with _running_server() as url:
         for n in sizes:
             print(f"running a {n}-participant call ...", file=sys.stderr, flush=True)
@@ -245,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
         f"`{command.strip()}` — {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{args.size} synthetic person at {args.fps:g} fps, codec {args.codec}, "
-        f"{args.seconds:g} s measured per call\n"
+        f"{args.seconds:g} s measured per call; load average {load[0]:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after (1 min)\n"
     )
     print(
         "| Participants | Join (s) | Latency p50 (ms) | p95 (ms) | Frames | fps in (median) "

@@ -92,6 +92,7 @@ class PeerStats:
     clock_offset_ms: float | None = None  # their wall clock minus ours (ping/pong, NTP-style)
     frames_out: int = 0  # frames sent to them
     frames_dropped: int = 0  # received frames replaced before being decoded (latest wins)
+    frames_skipped: int = 0  # frames not sent to them: their channel was still busy
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: skip a frame for a peer whose hologram channel still has this much unsent data
-MAX_BUFFERED_BYTES = 512 * 1024
+#: skip a frame for a peer whose hologram channel still holds more than this many bytes that
+#: have not even entered SCTP's send queue (aiortc moves a message into it only once the
+#: previous one is out): with 0, at most one frame waits behind the one being sent, so a slow
+#: path drops frames instead of queueing latency (latest frame wins)
+MAX_BUFFERED_BYTES = 0
 #: clock samples kept; the offset comes from the one with the smallest round trip
 CLOCK_SAMPLES = 16
 
@@ -106,6 +109,7 @@ class Peer:
         self.frames_out = 0
         self.frames_bad = 0
         self.frames_dropped = 0
+        self.frames_skipped = 0  # not sent: the path was still busy with earlier frames
         self.frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self.latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
         self.ids_seen = 0  # frame-id advance on the data channel (for loss)
@@ -283,6 +287,7 @@ class Peer:
     def send_hologram(self, messages: list[bytes]) -> bool:
         ch = self.hologram
         if not self.channel_open(ch) or ch.bufferedAmount > MAX_BUFFERED_BYTES:
+            self.frames_skipped += 1
             return False
         for message in messages:
             ch.send(message)
@@ -486,6 +491,7 @@ class Peer:
             clock_offset_ms=None if self.offset_s is None else self.offset_s * 1000,
             frames_out=self.frames_out,
             frames_dropped=self.frames_dropped,
+            frames_skipped=self.frames_skipped,
         )
         return self.stats
 
