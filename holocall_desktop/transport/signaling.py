@@ -259,7 +259,8 @@ class SignalingClient:
             if tokens is None or tokens.refresh_token is None or tokens.expires_at == float("inf"):
                 return
             left = tokens.expires_at - time.time()
-            await asyncio.sleep(max(1.0, left - REFRESH_MARGIN_S))
+            # 60 s before expiry, or at 80 % of the lifetime for short-lived tokens
+            await asyncio.sleep(max(1.0, left - min(REFRESH_MARGIN_S, 0.2 * left)))
             try:
                 self.tokens = await refresh_tokens(self.session, self.config.server, tokens)
                 log.info("access token refreshed")
@@ -327,7 +328,7 @@ class SignalingClient:
     async def _ensure_fresh_token(self) -> Tokens:
         tokens = self.tokens
         assert tokens is not None
-        if tokens.expires_at - time.time() < REFRESH_MARGIN_S / 2 and tokens.refresh_token:
+        if tokens.expires_at - time.time() < 2.0 and tokens.refresh_token:
             tokens = self.tokens = await refresh_tokens(self.session, self.config.server, tokens)
         return tokens
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +48,10 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
 
 
-@pytest.fixture
-def signal_server(jwt_pem: bytes) -> Iterator[RunningServer]:
-    """A signaling server without STUN (nothing outside loopback), no cooldown, short grace."""
+@contextmanager
+def running_server(jwt_pem: bytes, **changes: Any) -> Iterator[RunningServer]:
+    """A signaling server without STUN (nothing outside loopback), no cooldown, short grace,
+    in a background thread; ``changes`` override ServerConfig fields."""
     config = ServerConfig(
         host="127.0.0.1",
         port=0,
@@ -58,7 +60,7 @@ def signal_server(jwt_pem: bytes) -> Iterator[RunningServer]:
         connection_cooldown=0.0,
         reconnect_grace=2.0,
         shutdown_grace=0.2,
-    )
+    ).replace(**changes)
     loop = asyncio.new_event_loop()
     server = SignalingServer(config)
     started: Future[None] = Future()
@@ -83,6 +85,12 @@ def signal_server(jwt_pem: bytes) -> Iterator[RunningServer]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.fixture
+def signal_server(jwt_pem: bytes) -> Iterator[RunningServer]:
+    with running_server(jwt_pem) as server:
+        yield server
 
 
 class Participant:

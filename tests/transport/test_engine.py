@@ -21,7 +21,7 @@ from holocall_desktop.processing.background import remove_background
 from holocall_desktop.transport.api import CallConfig, CallState, MediaMode
 from holocall_desktop.transport.engine import EngineOptions
 from holocall_desktop.transport.tracks import ToneTrack
-from tests.transport.conftest import RunningServer
+from tests.transport.conftest import RunningServer, running_server
 from tests.transport.engines import engine, guest_config, host_config
 
 
@@ -212,6 +212,26 @@ def test_signaling_drop_reconnects_and_the_call_goes_on(signal_server: RunningSe
                 assert guest.summary.reconnects >= 1
     finally:
         proxy.close()
+
+
+def test_reconnect_after_the_access_token_expired(jwt_pem: bytes) -> None:
+    """Access tokens live 4 s here (no leeway): the engine refreshes them in the background,
+    so a signaling drop after they expired still rejoins."""
+    with running_server(jwt_pem, access_token_ttl=4.0, jwt_leeway=0.0) as server:
+        proxy = Proxy(server.server.port)
+        try:
+            with engine(host_config(server.url)) as (host, hrec):
+                hrec.wait_state(CallState.JOINED)
+                proxied = guest_config(host, f"http://127.0.0.1:{proxy.port}", "g")
+                with engine(proxied) as (_guest, grec):
+                    grec.wait_connected("host")
+                    time.sleep(6.0)  # the first access token has expired
+                    mark = len(grec.states)
+                    proxy.cut()
+                    assert grec.wait_state(CallState.JOINED, 15, mark) == "rejoined the room"
+                    assert hrec.left == [] and grec.left == []
+        finally:
+            proxy.close()
 
 
 def test_server_gone_for_good_fails_after_the_reconnect_timeout(
