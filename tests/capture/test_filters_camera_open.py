@@ -100,7 +100,7 @@ def test_open_source_specs(d435_db3: Path, tmp_path: Path) -> None:
     pb = open_source(str(d435_db3), realtime=False, loop=True)
     assert isinstance(pb, PlaybackSource) and pb.loop and not pb.realtime
     with pytest.raises(SourceError, match="unknown source"):
-        open_source("webcam")
+        open_source("kinect")
     with pytest.raises(SourceError):
         open_source("camera:")
     with pytest.raises(RecordingFormatError):
