@@ -116,6 +116,7 @@ class CallEngine:
         self._closed = False
         self._t0 = time.time()
         self._ready = threading.Event()
+        self._frame_arrived = threading.Event()
         self._background: set[asyncio.Future[Any]] = set()
 
     # ==== thread-safe API ======================================================================
@@ -233,6 +234,14 @@ class CallEngine:
     def remote_anchors(self, user_id: str) -> LatestMailbox[RemoteAnchor]:
         return self.anchor_mailbox(user_id)
 
+    def wait_for_frames(self, timeout: float) -> bool:
+        """Block until a remote frame arrived since the last call (or ``timeout`` s); then take
+        frames from the mailboxes. For consumers without a display clock (headless); a UI polls
+        the mailboxes once per repaint instead."""
+        arrived = self._frame_arrived.wait(timeout)
+        self._frame_arrived.clear()
+        return arrived
+
     def frame_drawn(self, remote: RemoteFrame) -> None:
         """The UI drew ``remote`` (any thread): glass-to-glass latency and the join time."""
         now = time.time()
@@ -321,6 +330,7 @@ class CallEngine:
         with self._lock:
             self._frames_received += 1
         self.remote_frames(peer.user_id).put(remote)
+        self._frame_arrived.set()
 
     def participant_changed(self, peer: Peer) -> None:
         info = peer.info()

@@ -361,12 +361,12 @@ class HeadlessParticipant:
 
     def _receive_loop(self) -> None:
         while not self._stop.is_set():
-            got = False
+            if not self.engine.wait_for_frames(0.1):
+                continue
             for info in self.engine.participants:
                 remote = self.engine.remote_frames(info.user_id).take()
                 if remote is None:
                     continue
-                got = True
                 self.engine.frame_drawn(remote)
                 latency_ms = (time.time() - remote.capture_time) * 1000.0
                 with self._lock:
@@ -374,8 +374,6 @@ class HeadlessParticipant:
                     if self.report_latencies:
                         self._latencies.setdefault(remote.user_id, []).append(latency_ms)
                 self._save(remote)
-            if not got:
-                time.sleep(0.003)
 
     def _save(self, remote: RemoteFrame) -> None:
         if self.save_dir is None or self.saved.get(remote.user_id, 0) >= self.save_limit:
