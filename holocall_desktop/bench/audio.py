@@ -185,7 +185,13 @@ class _Probe:
                 f"active={self.stream.active})"
             )
         self.armed = True
+        deadline = time.monotonic() + len(self.signal) / 48000 + 5.0
         while self.pos < len(self.signal):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the probe's audio stream stopped ({self.pos / 48000:.1f} s of "
+                    f"{len(self.signal) / 48000:.1f} s played)"
+                )
             await asyncio.sleep(0.05)
 
     def close(self) -> None:
