@@ -284,9 +284,14 @@ class Peer:
     def channel_open(self, channel: Any) -> bool:
         return channel is not None and channel.readyState == "open" and not self.closed
 
-    def send_hologram(self, messages: list[bytes]) -> bool:
+    def send_hologram(self, messages: list[bytes], skippable: bool = False) -> bool:
+        """Send on the hologram channel. A ``skippable`` volumetric frame is not sent (and
+        counted in ``frames_skipped``) while an earlier one still waits; small messages
+        (avatar, anchor) always go."""
         ch = self.hologram
-        if not self.channel_open(ch) or ch.bufferedAmount > MAX_BUFFERED_BYTES:
+        if not self.channel_open(ch):
+            return False
+        if skippable and ch.bufferedAmount > MAX_BUFFERED_BYTES:
             self.frames_skipped += 1
             return False
         for message in messages:
