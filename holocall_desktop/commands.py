@@ -160,6 +160,12 @@ def _register_join(sub: Any) -> None:
     join.add_argument("--peer-timeout", type=float, default=5.0, help="drop a silent peer (5 s)")
     join.add_argument("--tone", type=float, help="send a test tone of this many Hz as audio")
     join.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="log to stderr from this level on (warning)",
+    )
+    join.add_argument(
         "--latencies",
         action="store_true",
         help="add every frame's glass-to-glass latency (ms) to the stats lines",
@@ -179,6 +185,11 @@ def _run_join(args: argparse.Namespace) -> int:
 
     if args.frames is None and args.seconds is None:
         raise CliError("give --frames N or --seconds S")
+    import logging
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s: %(message)s"
+    )
     for name in ("frames", "seconds", "fps", "timeout", "peer_timeout"):
         value = getattr(args, name)
         if value is not None and value <= 0:
