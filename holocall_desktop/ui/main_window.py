@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
             self.playback.hide()
         self.settings.source = spec
         if not self.call.active:
-            self.scene.add_participant(SELF_ID, f"You · {describe_source(spec)}")
+            self.scene.add_participant(SELF_ID, _preview_label(spec))
         # no depth camera (a webcam): appear as an avatar, automatically
         if not getattr(source, "has_depth", True):
             self.set_avatar_mode(True, automatic=True)
@@ -528,7 +528,7 @@ class MainWindow(QMainWindow):
         self.scene.set_self_frame(None)
         self.participants_dock.hide()
         if self.runner is not None and SELF_ID not in self.scene.participants:
-            self.scene.add_participant(SELF_ID, f"You · {describe_source(self.source_spec)}")
+            self.scene.add_participant(SELF_ID, _preview_label(self.source_spec))
         self._sync_call_controls()
 
     def _toggle_camera(self, on: bool) -> None:
@@ -621,6 +621,13 @@ def _open(spec: str, settings: AppSettings) -> FrameSource:
     return open_source(
         spec, realtime=True, loop=settings.loop, filters=filters, camera_mode=depth.camera_mode
     )
+
+
+def _preview_label(spec: str) -> str:
+    """The name over the local preview: you, or the recording being replayed."""
+    if Path(spec).suffix.lower() in (".bag", ".db3"):
+        return f"Recording · {describe_source(spec)}"
+    return f"You · {describe_source(spec)}"
 
 
 def list_webcams() -> list[int]:
