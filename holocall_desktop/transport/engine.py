@@ -608,7 +608,7 @@ class CallEngine:
                     if peer.video_track is not None:
                         peer.video_track.push(payloads[0])
                         peer.frames_out += 1
-                elif peer.send_hologram(payloads, skippable=True):
+                elif peer.send_fragments(payloads):
                     peer.frames_out += 1
 
     def _encode(self, frame: DepthFrame, capture_time: float) -> list[Any]:

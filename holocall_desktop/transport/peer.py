@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import secrets
 import statistics
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 #: previous one is out): with 0, at most one frame waits behind the one being sent, so a slow
 #: path drops frames instead of queueing latency (latest frame wins)
 MAX_BUFFERED_BYTES = 0
+_FRAME_ID = struct.Struct("<I")  # offset 4 of a volumetric fragment's header
 #: clock samples kept; the offset comes from the one with the smallest round trip
 CLOCK_SAMPLES = 16
 
@@ -110,6 +113,7 @@ class Peer:
         self.frames_bad = 0
         self.frames_dropped = 0
         self.frames_skipped = 0  # not sent: the path was still busy with earlier frames
+        self.next_frame_id = secrets.randbits(32)  # volumetric frame ids sent to this peer
         self.frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self.latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
         self.ids_seen = 0  # frame-id advance on the data channel (for loss)
@@ -297,6 +301,21 @@ class Peer:
         for message in messages:
             ch.send(message)
             self.bytes_out += len(message)
+        return True
+
+    def send_fragments(self, messages: list[bytes]) -> bool:
+        """Send one volumetric frame's fragments, renumbered with this peer's own frame ids
+        (+1 per frame sent to this peer), so that a gap the receiver sees is a frame lost on
+        the way, not one skipped here. Skipped while an earlier frame still waits."""
+        fid = self.next_frame_id
+        out = []
+        for message in messages:
+            buf = bytearray(message)
+            _FRAME_ID.pack_into(buf, 4, fid)
+            out.append(bytes(buf))
+        if not self.send_hologram(out, skippable=True):
+            return False
+        self.next_frame_id = (fid + 1) & 0xFFFFFFFF
         return True
 
     def send_control(self, message: wire.ControlMessage) -> None:
