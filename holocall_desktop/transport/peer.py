@@ -497,7 +497,8 @@ class Peer:
         self._prev = (self.bytes_in, self.bytes_out, now_mono, self.ids_seen, self.ids_done)
         fps = sum(1 for t in self.frame_times if now_mono - t <= 1.0)
         wall = time.time()
-        recent = [ms for t, ms in self.latencies if wall - t <= 1.0]
+        # list() copies in one step: frame_drawn() appends from the UI thread
+        recent = [ms for t, ms in list(self.latencies) if wall - t <= 1.0]
         loss = rtp.get("loss")
         if loss is None and seen > 0:
             loss = max(0.0, 1.0 - done / seen)

@@ -1,0 +1,116 @@
+"""A browser-like peer (only the signaling protocol, and a WebRTC stack that trickles its
+candidates) hosts a room and calls the engine: the engine answers, adds the trickled candidates,
+ignores the empty end-of-candidates one, and speaks the data-channel protocol on the channels
+the browser created."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from holocall_desktop.codec import control as wire
+from holocall_desktop.transport.api import CallConfig, CallState, MediaMode
+from tests.transport.conftest import RunningServer
+from tests.transport.engines import engine
+
+
+async def browser(url: str, room: Future[dict[str, Any]], hello: Future[wire.Hello]) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/rooms", json={"userId": "browser"}) as resp:
+            created = await resp.json()
+        ws_url = url.replace("http://", "ws://") + f"/ws?token={created['accessToken']}"
+        ws = await http.ws_connect(ws_url)
+        await ws.send_json({"type": "join-room", "roomId": created["roomId"], "userId": "browser"})
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        control = pc.createDataChannel("control")
+        pc.createDataChannel("hologram", ordered=False, maxRetransmits=0)
+
+        @control.on("message")
+        def on_message(message: Any) -> None:
+            msg = wire.decode_control(message)
+            if isinstance(msg, wire.Hello) and not hello.done():
+                hello.set_result(msg)
+                control.send(wire.encode_control(wire.Hello("Browser", wire.Mode.AVATAR)))
+
+        try:
+            while not hello.done():
+                try:
+                    frame = await ws.receive(timeout=0.2)
+                except TimeoutError:
+                    continue
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    break
+                msg = json.loads(frame.data)
+                if msg["type"] == "room-state":
+                    room.set_result(created)
+                elif msg["type"] == "user-joined":
+                    await pc.setLocalDescription(await pc.createOffer())
+                    lines = pc.localDescription.sdp.splitlines()
+                    candidates = [x[2:] for x in lines if x.startswith("a=candidate:")]
+                    mid = next(x[6:] for x in lines if x.startswith("a=mid:"))
+                    assert candidates
+                    # a trickling browser's offer has no candidates and no end-of-candidates
+                    kept = [x for x in lines if not x.startswith(("a=candidate:", "a=end-of-cand"))]
+                    offer = "\r\n".join(kept)
+                    sdp = {"type": "offer", "sdp": offer + "\r\n"}
+                    await ws.send_json({"type": "offer", "to": msg["userId"], "sdp": sdp})
+                    # like a browser: each candidate on its own, then the empty end-of-candidates
+                    for cand in [*candidates, ""]:
+                        candidate = {"candidate": cand, "sdpMid": mid, "sdpMLineIndex": 0}
+                        await ws.send_json(
+                            {"type": "ice-candidate", "to": msg["userId"], "candidate": candidate}
+                        )
+                elif msg["type"] == "answer":
+                    await pc.setRemoteDescription(RTCSessionDescription(**msg["sdp"]))
+            await asyncio.sleep(1.5)  # let our hello reach the engine
+        finally:
+            await ws.close()
+            await pc.close()
+
+
+def test_browser_like_peer_with_trickled_candidates(signal_server: RunningServer) -> None:
+    room: Future[dict[str, Any]] = Future()
+    hello: Future[wire.Hello] = Future()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(browser(signal_server.url, room, hello))
+        except BaseException as exc:
+            errors.append(exc)
+            if not room.done():
+                room.set_exception(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    created = room.result(15)
+    config = CallConfig(
+        server=signal_server.url,
+        user_id="desktop",
+        display_name="Desktop",
+        room_id=created["roomId"],
+        invite_secret=created["inviteSecret"],
+    )
+    with engine(config) as (eng, rec):
+        rec.wait_state(CallState.JOINED)
+        rec.wait_connected("browser")
+        # ICE could connect through a peer-reflexive candidate alone: check that the trickled
+        # candidates themselves reached the ICE agent (host candidates on 127.0.0.1)
+        ice = eng._peers["browser"].pc.sctp.transport.transport
+        remote = ice.getRemoteCandidates()
+        assert [c.type for c in remote if c.ip == "127.0.0.1"].count("host") >= 1
+        ours = hello.result(15)
+        assert ours.display_name == "Desktop" and ours.mode == wire.Mode.VOLUMETRIC
+        theirs = rec.wait(
+            lambda: [i for i in rec.infos if i.display_name == "Browser"], 10, "browser's hello"
+        )[-1]
+        assert theirs.mode == MediaMode.AVATAR and theirs.seat == 0
+        thread.join(10)
+        rec.wait(lambda: rec.left, 15, "the browser leaving")
+    assert not errors, errors
