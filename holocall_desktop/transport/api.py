@@ -93,6 +93,10 @@ class PeerStats:
     frames_out: int = 0  # frames sent to them
     frames_dropped: int = 0  # received frames replaced before being decoded (latest wins)
     frames_skipped: int = 0  # frames not sent to them: their channel was still busy
+    # how they receive *our* stream, from their quality feedback (None until the first one)
+    remote_fps_in: float | None = None
+    remote_loss: float | None = None
+    remote_latency_ms: float | None = None
 
 
 @dataclass(frozen=True)

@@ -499,6 +499,7 @@ class Peer:
         wall = time.time()
         # list() copies in one step: frame_drawn() appends from the UI thread
         recent = [ms for t, ms in list(self.latencies) if wall - t <= 1.0]
+        fb = self.remote_feedback
         loss = rtp.get("loss")
         if loss is None and seen > 0:
             loss = max(0.0, 1.0 - done / seen)
@@ -517,6 +518,9 @@ class Peer:
             frames_out=self.frames_out,
             frames_dropped=self.frames_dropped,
             frames_skipped=self.frames_skipped,
+            remote_fps_in=fb.fps if fb is not None else None,
+            remote_loss=fb.loss if fb is not None else None,
+            remote_latency_ms=fb.latency_ms if fb is not None else None,
         )
         return self.stats
 

@@ -86,6 +86,13 @@ def test_engine_api_between_two_engines(signal_server: RunningServer) -> None:
                 "stats with a round trip",
             )[-1]
             assert stats.user_id == "guest" and stats.clock_offset_ms is not None
+            # the guest's quality feedback about our stream came back
+            fed = hrec.wait(
+                lambda: [s for b in hrec.stats for s in b if s.remote_fps_in is not None],
+                10,
+                "quality feedback",
+            )[-1]
+            assert fed.remote_loss is not None and fed.remote_loss <= 0.5
             assert abs(stats.clock_offset_ms) < 50  # same clock
             assert [p.user_id for p in host.participants] == ["guest"]
             guest.leave()
