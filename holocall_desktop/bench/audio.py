@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
@@ -272,8 +273,10 @@ async def _latency_run(
         dev = receiver.device_stats()
     finally:
         probe.close()
-        await pc1.close()
-        await pc2.close()
+        for pc in (pc1, pc2):
+            # aiortc's close() can wait forever on a transport that never connected
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pc.close(), 5.0)
         sender.close()
         receiver.close()
     label = "low-latency receiver" if low_latency else "aiortc's default receiver (prefetch 4)"
@@ -351,11 +354,12 @@ def run(args: argparse.Namespace) -> int:
                     raise RuntimeError("the calibration chirps did not come back")
                 cals.append(statistics.median(cal))
                 for i, (low, blocks) in enumerate(configs):
-                    results[i].append(
-                        await _latency_run(
-                            server, args.seconds, low, not args.no_processing, blocks
-                        )
-                    )
+                    one = _latency_run(server, args.seconds, low, not args.no_processing, blocks)
+                    try:
+                        results[i].append(await asyncio.wait_for(one, args.seconds + 60.0))
+                    except TimeoutError:
+                        label = f"{'low-latency' if low else 'default'} receiver, {blocks} block(s)"
+                        results[i].append(_Latency(label, [], 0, "run timed out"))
             return cals, results
 
         cal, runs = asyncio.run(all_runs())

@@ -44,8 +44,9 @@ async def peers(track: MediaStreamTrack) -> AsyncIterator[MediaStreamTrack]:
         await pc1.setRemoteDescription(pc2.localDescription)
         yield await asyncio.wait_for(got, 10)
     finally:
-        await pc1.close()
-        await pc2.close()
+        for pc in (pc1, pc2):
+            with contextlib.suppress(TimeoutError):  # aiortc's close can hang on a dead link
+                await asyncio.wait_for(pc.close(), 5.0)
 
 
 async def talk(engine: AudioEngine, signal: np.ndarray, block: int = 480) -> None:
