@@ -111,3 +111,22 @@ def test_unreachable_server_fails_with_one_json_line_and_exit_1() -> None:
     assert out.returncode == 1, out.stderr
     states = [line for line in out.stdout.splitlines() if '"state":"failed"' in line]
     assert states and "cannot reach the signaling server" in states[0]
+
+
+def test_synthetic_seed_spec() -> None:
+    import pytest
+
+    from holocall_desktop.capture.base import SourceError
+    from holocall_desktop.capture.open import open_source
+    from holocall_desktop.capture.synthetic import SyntheticPersonSource
+
+    a, b = open_source("synthetic:3"), open_source(" Synthetic:3 ")
+    assert isinstance(a, SyntheticPersonSource) and isinstance(b, SyntheticPersonSource)
+    assert a.seed == b.seed == 3
+    plain = open_source("synthetic")
+    assert isinstance(plain, SyntheticPersonSource) and plain.seed == 0
+    # another seed is another person (shirt colour, noise)
+    assert not (a.frame(0).color == plain.frame(0).color).all()  # type: ignore[union-attr]
+    for bad in ("synthetic:", "synthetic:-1", "synthetic:x"):
+        with pytest.raises(SourceError, match="seed must be a whole number"):
+            open_source(bad)
