@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,7 @@ def peer_stats(line: dict[str, Any], user: str) -> dict[str, Any] | None:
     return next((p for p in line.get("peers", []) if p["user_id"] == user), None)
 
 
+@pytest.mark.slow
 def test_garbage_does_not_disturb_the_call(
     signal_server: RunningServer, participants: Start
 ) -> None:
