@@ -47,6 +47,7 @@ class JitterStats:
     concealed_ms: float  # silence played instead of missing audio
     stretched_ms: float  # audio removed by speeding up
     dropped_ms: float  # audio thrown away at once (overflow)
+    lost_ms: float  # gaps in the sender's timestamps (lost packets), played as silence
     received_ms: float
 
 
@@ -85,6 +86,8 @@ class JitterBuffer:
         self._transits: deque[tuple[float, float]] = deque()
         self._received = 0
         self._first_arrival: float | None = None
+        self._media_origin: float | None = None
+        self._lost = 0
         self._playing = False
         self._penalty = 0.0
         self._jitter = 0.0
@@ -100,13 +103,35 @@ class JitterBuffer:
         self._dropped = 0
 
     # -- network side ------------------------------------------------------------------------
-    def push(self, samples: npt.NDArray[np.float32], arrival: float | None = None) -> None:
-        """Add decoded mono samples (float32 in [-1, 1]) as they arrive."""
+    def push(
+        self,
+        samples: npt.NDArray[np.float32],
+        arrival: float | None = None,
+        media_time: float | None = None,
+    ) -> None:
+        """Add decoded mono samples (float32 in [-1, 1]) as they arrive.
+
+        ``media_time``: the sender's timestamp of the first sample, in seconds (RTP time). With
+        it, lost packets neither count as jitter nor shift the audio: a gap of up to 200 ms is
+        filled with silence (counted in ``lost_ms``); without it, samples are assumed
+        contiguous.
+        """
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         now = time.monotonic() if arrival is None else arrival
         with self._lock:
             if self._first_arrival is None:
                 self._first_arrival = now
+            if media_time is not None:
+                if self._media_origin is None:
+                    self._media_origin = media_time - self._received / self.samplerate
+                expected = self._media_origin + self._received / self.samplerate
+                gap = round((media_time - expected) * self.samplerate)
+                if 0 < gap <= 0.2 * self.samplerate:  # lost packets: keep their time
+                    self._lost += gap
+                    self._received += gap
+                    self._ring.write(np.zeros(min(gap, self._ring.free()), dtype=np.float32))
+                elif gap != 0:  # reordered, or the sender restarted: follow the new timeline
+                    self._media_origin = media_time - self._received / self.samplerate
             # relative transit: arrival time minus media time of the packet's first sample
             transit = now - self._received / self.samplerate
             self._transits.append((now, transit))
@@ -192,6 +217,7 @@ class JitterBuffer:
                 concealed_ms=self._concealed * ms,
                 stretched_ms=self._stretched * ms,
                 dropped_ms=self._dropped * ms,
+                lost_ms=self._lost * ms,
                 received_ms=self._received * ms,
             )
 
@@ -202,4 +228,5 @@ class JitterBuffer:
             self._transits.clear()
             self._received = 0
             self._first_arrival = None
+            self._media_origin = None
             self._playing = False

@@ -162,9 +162,13 @@ class RemoteAudioReceiver:
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 self.frames += 1
+                media = None
+                if frame.pts is not None and frame.time_base is not None:
+                    media = float(frame.pts * frame.time_base)
                 for f in self._resampler.resample(frame):
                     pcm = f.to_ndarray().reshape(-1)
-                    self.jitter.push(pcm.astype(np.float32) * (1.0 / 32768.0))
+                    self.jitter.push(pcm.astype(np.float32) * (1.0 / 32768.0), media_time=media)
+                    media = None  # a second output frame continues the first
         finally:
             if self._on_ended is not None:
                 self._on_ended(self.user_id)

@@ -95,15 +95,17 @@ def test_jitter_buffer_low_latency_when_steady_and_recovers_from_a_gap() -> None
     buffered = []
     for k in range(0, len(x) - 960, 960):  # a packet every 20 ms, two pulls per packet
         if k != 48000:  # one packet lost at 1.0 s
-            jb.push(x[k : k + 960], arrival=t)
+            jb.push(x[k : k + 960], arrival=t, media_time=k / 48000)
         t += 0.02
         for _ in range(2):
             jb.pull(out)
             played.append(out.copy())
             buffered.append(jb.stats().buffered_ms)
     s = jb.stats()
-    assert s.underruns <= 2 and s.dropped_ms == 0
-    assert max(buffered[20:45]) <= 40.0  # steady: at most two packets held
+    assert s.lost_ms == 20.0  # the lost packet's time is kept (played as silence)...
+    assert s.jitter_ms < 5.0  # ...so the loss is not mistaken for network jitter
+    assert s.underruns <= 1 and s.dropped_ms == 0  # at most one fade while it was missing
+    assert max(buffered[20:]) <= 40.0  # steady: at most two packets held
     y = np.concatenate(played)
     assert np.abs(np.diff(y)).max() < 0.5  # concealment fades, no hard edge
 

@@ -1,0 +1,123 @@
+"""Voice through the real call engine: two in-process CallEngines and a real signaling server.
+
+The host's AudioEngine talks (a synthetic talker pushed in real time as its microphone); the
+guest's CallEngine hands the host's remote audio track to the guest's AudioEngine
+(``on_remote_audio``), whose mix must carry the voice, from the host's seat side.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from holocall_desktop.audio import AudioEngine, VoiceSettings
+from holocall_desktop.audio.synth import voice
+from holocall_desktop.server.auth import generate_private_key_pem
+from holocall_desktop.transport.api import CallConfig, CallState, ParticipantInfo, PeerStats
+from holocall_desktop.transport.engine import CallEngine
+from tests.transport.conftest import LOOPBACK_ENV, running_server
+
+from .helpers import best_alignment, rms_db
+
+OFF = VoiceSettings(False, False, False, False)
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.states: list[CallState] = []
+        self.changed = threading.Event()
+
+    def on_state(self, state: CallState, message: str) -> None:
+        self.states.append(state)
+        self.changed.set()
+
+    def on_participant(self, info: ParticipantInfo) -> None:
+        self.changed.set()
+
+    def on_participant_left(self, user_id: str, reason: str) -> None:
+        pass
+
+    def on_stats(self, stats: list[PeerStats]) -> None:
+        pass
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_voice_through_two_call_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in LOOPBACK_ENV.items():
+        monkeypatch.setenv(key, value)
+    host_audio = AudioEngine(capture=False, playback=False, voice=OFF)
+    guest_audio = AudioEngine(capture=False, playback=False, voice=OFF, jitter_min_ms=150)
+    mix: list[np.ndarray] = []
+    guest_audio.add_output_tap(lambda block: mix.append(block.copy()))
+    guest_audio.set_seat("host", 1, 4)  # the viewer's right
+    host_audio.start()
+    guest_audio.start()
+    host_l, guest_l = Listener(), Listener()
+    with running_server(generate_private_key_pem("RS256")) as server:
+        host = CallEngine(
+            CallConfig(server.url, "host", "Host", create_room=True),
+            host_l,
+            local_audio=host_audio.local_track,
+            on_remote_audio=host_audio.on_remote_audio,
+        )
+        guest: CallEngine | None = None
+        try:
+            host.start()
+            wait_until(lambda: CallState.JOINED in host_l.states, 15, "the host to join")
+            assert host.room_id and host.invite_secret
+            guest = CallEngine(
+                CallConfig(
+                    server.url,
+                    "guest",
+                    "Guest",
+                    room_id=host.room_id,
+                    invite_secret=host.invite_secret,
+                ),
+                guest_l,
+                local_audio=guest_audio.local_track,
+                on_remote_audio=guest_audio.on_remote_audio,
+            )
+            guest.start()
+            wait_until(
+                lambda: (
+                    "host" in guest_audio.participants() and guest_audio.participant_audio() != []
+                ),
+                20,
+                "the host's audio track",
+            )
+            time.sleep(2.5)  # the connection's start-up burst leaves the jitter estimate (2 s)
+            sent = voice(2.5, seed=9, pauses=False)
+            mix.clear()
+            t0 = time.monotonic()
+            for i in range(0, len(sent), 480):  # a microphone: 10 ms at a time, in real time
+                host_audio.push_capture(sent[i : i + 480])
+                time.sleep(max(0.0, t0 + (i + 480) / 48000 - time.monotonic()))
+            time.sleep(0.5)
+        finally:
+            if guest is not None:
+                guest.close()
+            host.close()
+            host_audio.close()
+            guest_audio.close()
+    y = np.concatenate(mix)
+    left, right = y[:, 0], y[:, 1]
+    assert rms_db(right) - rms_db(left) > 3.0  # the host sits to the right
+    # the near (right) ear against what was sent: 250 ms windows, each allowed ±20 ms of drift
+    lag, corr = best_alignment(right, sent, len(right) - len(sent))
+    corrs = []
+    for start in range(0, len(sent) - 12000, 12000):
+        lo = max(0, lag + start - 960)
+        seg = right[lo : lo + 12000 + 1920]
+        corrs.append(best_alignment(seg, sent[start : start + 12000], 1920)[1])
+    assert sum(c > 0.9 for c in corrs) >= 0.7 * len(corrs), (corr, corrs)
