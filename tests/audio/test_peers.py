@@ -19,6 +19,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from holocall_desktop.audio import AudioEngine, VoiceSettings
 from holocall_desktop.audio.synth import voice
+from holocall_desktop.audio.tracks import low_latency_receiver
 
 from .helpers import best_alignment, rms_db
 
@@ -26,14 +27,22 @@ OFF = VoiceSettings(False, False, False, False)
 
 
 @contextlib.asynccontextmanager
-async def peers(track: MediaStreamTrack) -> AsyncIterator[MediaStreamTrack]:
-    """Two connected peer connections; yields the receiving side's remote audio track."""
+async def peers(
+    track: MediaStreamTrack, low_latency: bool = False
+) -> AsyncIterator[MediaStreamTrack]:
+    """Two connected peer connections; yields the receiving side's remote audio track.
+
+    ``low_latency``: the receiver passes packets on at once (``low_latency_receiver``).
+    """
     pc1, pc2 = RTCPeerConnection(), RTCPeerConnection()
     got: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 
     @pc2.on("track")
     def on_track(t: MediaStreamTrack) -> None:
         if t.kind == "audio" and not got.done():
+            if low_latency:
+                receivers = [tr.receiver for tr in pc2.getTransceivers() if tr.kind == "audio"]
+                assert receivers and all(low_latency_receiver(r) for r in receivers)
             got.set_result(t)
 
     try:
@@ -71,7 +80,7 @@ async def test_voice_arrives_intact_and_spatialised_through_two_peers() -> None:
     sent = voice(3.0, seed=7, pauses=False)
     active_seen: set[str | None] = set()
     try:
-        async with peers(sender.local_track) as remote:
+        async with peers(sender.local_track, low_latency=True) as remote:
             receiver.on_remote_audio("alice", remote)
             feeding = asyncio.create_task(talk(sender, sent))
             while not feeding.done():
