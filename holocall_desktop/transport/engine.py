@@ -348,7 +348,13 @@ class CallEngine:
         # nobody listens: drain it, or aiortc queues its frames without bound
         self.schedule(_drain(track))
 
-    async def drop_peer(self, user_id: str, reason: str) -> None:
+    async def drop_peer(self, user_id: str, reason: str, peer: Peer | None = None) -> None:
+        """Close the connection to ``user_id`` and tell the listener. With ``peer``, only if
+        that is still the current connection (an old one being replaced just closes)."""
+        current = self._peers.get(user_id)
+        if peer is not None and current is not peer:
+            await peer.close()
+            return
         peer = self._peers.pop(user_id, None)
         if peer is None:
             return

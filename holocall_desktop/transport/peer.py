@@ -121,6 +121,7 @@ class Peer:
         self._prev = (0, 0, 0.0, 0, 0)  # bytes_in, bytes_out, time, ids_seen, ids_done
         # clock
         self.ping_seq = 0
+        self.pings: dict[int, float] = {}  # seq -> t1 of the pings not answered yet
         self.last_pong = time.monotonic()
         self.clock: collections.deque[tuple[float, float]] = collections.deque(maxlen=CLOCK_SAMPLES)
         self.rtt_s: float | None = None
@@ -142,7 +143,7 @@ class Peer:
                 self.set_connection(PeerConnection.CONNECTED)
                 self.last_pong = time.monotonic()
             elif state in ("failed", "closed") and not self.closed:
-                await self.engine.drop_peer(self.user_id, f"connection {state}")
+                await self.engine.drop_peer(self.user_id, f"connection {state}", self)
 
         @pc.on("datachannel")
         def on_channel(channel: Any) -> None:
@@ -339,8 +340,12 @@ class Peer:
         self.send_control(wire.ConsentMessage(engine.consent))
 
     def send_ping(self) -> None:
-        self.ping_seq += 1
-        self.send_control(wire.Ping(self.ping_seq, time.time()))
+        self.ping_seq = (self.ping_seq + 1) & 0xFFFFFFFF
+        t1 = time.time()
+        self.pings[self.ping_seq] = t1
+        while len(self.pings) > CLOCK_SAMPLES:
+            del self.pings[next(iter(self.pings))]
+        self.send_control(wire.Ping(self.ping_seq, t1))
 
     # ---- receiving ---------------------------------------------------------------------------
 
@@ -461,6 +466,9 @@ class Peer:
         if isinstance(msg, wire.Ping):
             self.send_control(wire.Pong(msg.seq, msg.t1, now, time.time()))
         elif isinstance(msg, wire.Pong):
+            if self.pings.pop(msg.seq, None) != msg.t1:
+                self._bad(f"pong {msg.seq} answers no ping of ours")
+                return
             rtt, offset = wire.clock_sample(msg, now)
             self.clock.append((rtt, offset))
             best = min(self.clock)
@@ -480,7 +488,7 @@ class Peer:
         elif isinstance(msg, wire.QualityFeedback):
             self.remote_feedback = msg
         elif isinstance(msg, wire.Bye):
-            self.engine.schedule(self.engine.drop_peer(self.user_id, "left"))
+            self.engine.schedule(self.engine.drop_peer(self.user_id, "left", self))
 
     # ---- stats -------------------------------------------------------------------------------
 
