@@ -35,10 +35,12 @@ class DemoBackend:
         remote_source: str = "synthetic:1",
         startup_timeout: float = 20.0,
         preload: int = 60,
+        voice: bool = True,
     ) -> None:
         """``preload``: the simulated participant renders this many frames once and loops them
         (2 s at 30 fps), so the demo's CPU goes to the call, not to ray casting a mannequin."""
         self.preload = preload
+        self.voice = voice
         self.remote_name = remote_name
         self.remote_source = remote_source
         self.startup_timeout = startup_timeout
@@ -62,6 +64,7 @@ class DemoBackend:
             self.remote_source,
             preload=self.preload,
             emit=_quiet,
+            local_audio=_simulated_voice() if self.voice else None,
         )
         self.remote = remote
         remote.start()
@@ -113,6 +116,14 @@ class DemoBackend:
             loop.close()
         self._loop = None
         self.server = None
+
+
+def _simulated_voice() -> Any:
+    """Ava's voice: a synthesised talker (source-filter model, female pitch), 8 s on a loop."""
+    from holocall_desktop.audio.synth import voice
+    from holocall_desktop.audio.tracks import LoopingSamplesTrack
+
+    return LoopingSamplesTrack(voice(8.0, f0=200.0, seed=1, level_dbfs=-22.0))
 
 
 def _quiet(_line: dict[str, Any]) -> None:

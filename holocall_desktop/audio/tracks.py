@@ -220,3 +220,40 @@ def low_latency_receiver(receiver: object) -> bool:
         return False
     setattr(receiver, name, _PassThroughAudioJitter())
     return True
+
+
+class LoopingSamplesTrack(MediaStreamTrack):
+    """Plays a prepared mono signal (48 kHz float32 in [-1, 1]) over and over, paced in real
+    time in 20 ms frames: the simulated participant's voice in ``holocall demo``."""
+
+    kind = "audio"
+
+    def __init__(self, samples: npt.NDArray[np.float32]) -> None:
+        super().__init__()
+        mono = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if mono.size < FRAME:
+            raise ValueError("a looping track needs at least 20 ms of samples")
+        self._pcm = (np.clip(mono, -1.0, 1.0) * 32767.0).astype(np.int16)
+        self._pos = 0
+        self._sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._sent / SAMPLERATE
+        wait = due - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        idx = (self._pos + np.arange(FRAME)) % self._pcm.size
+        self._pos = int((self._pos + FRAME) % self._pcm.size)
+        frame = av.AudioFrame.from_ndarray(
+            self._pcm[idx].reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate = SAMPLERATE
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, SAMPLERATE)
+        self._sent += FRAME
+        return frame

@@ -185,6 +185,10 @@ class HoloScene:
         part.name = name
         part.label.text = name
 
+    def set_highlight(self, pid: str, on: bool) -> None:
+        """Mark the participant who is talking (their name turns bright yellow)."""
+        self.participants[pid].label.color = (1.0, 0.85, 0.3, 1.0) if on else "white"
+
     def set_seat(self, pid: str, seat_index: int) -> None:
         self.participants[pid].seat_index = seat_index
         self._place_all()

@@ -14,6 +14,7 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
+from holocall_desktop.audio.engine import AudioEngine
 from holocall_desktop.capture.runner import CapturedFrame
 from holocall_desktop.codec.base import CodecError
 from holocall_desktop.model.avatar import AvatarFrame
@@ -73,6 +74,7 @@ class CallController(QObject):
         self.participants_panel = participants
         self.stats_panel = stats
         self.engine: CallEngine | None = None
+        self.audio: AudioEngine | None = None
         self.config: CallConfig | None = None
         self.state = CallState.IDLE
         self.message = ""
@@ -94,14 +96,26 @@ class CallController(QObject):
     def active(self) -> bool:
         return self.engine is not None and self.state in ACTIVE
 
-    def start(self, config: CallConfig) -> None:
-        """Join (or create) the room; ``ValueError`` with a user message if it cannot start."""
+    def start(self, config: CallConfig, audio: AudioEngine | None = None) -> None:
+        """Join (or create) the room; ``ValueError`` with a user message if it cannot start.
+
+        ``audio``: a started :class:`AudioEngine` (microphone out, spatialised voices in); the
+        controller owns it from now on and closes it when the call ends. ``None``: no voice.
+        """
         if self.engine is not None:
             self.leave()
         try:
-            engine = CallEngine(config, self._bridge)
+            engine = CallEngine(
+                config,
+                self._bridge,
+                local_audio=audio.local_track if audio is not None else None,
+                on_remote_audio=audio.on_remote_audio if audio is not None else None,
+            )
         except CodecError as exc:
+            if audio is not None:
+                audio.close()
             raise ValueError(str(exc)) from exc
+        self.audio = audio
         self.engine = engine
         self.config = config
         self.infos.clear()
@@ -118,11 +132,18 @@ class CallController(QObject):
         if engine is None:
             return
         self.engine = None
+        audio, self.audio = self.audio, None
         for uid in list(self.infos):
             self._remove(uid, animate=True)
         self.infos.clear()
         self.scene.set_seat_count(None)
-        threading.Thread(target=engine.close, name="call-close", daemon=True).start()
+
+        def close() -> None:
+            engine.close()
+            if audio is not None:
+                audio.close()
+
+        threading.Thread(target=close, name="call-close", daemon=True).start()
         self._set_state(CallState.LEFT, "You left the call")
 
     def close(self, timeout: float = 5.0) -> None:
@@ -131,6 +152,9 @@ class CallController(QObject):
         self.engine = None
         if engine is not None:
             engine.close(timeout)
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None
 
     # -- media -----------------------------------------------------------------------------
     def _mode(self) -> MediaMode:
@@ -245,6 +269,8 @@ class CallController(QObject):
 
     def _remove(self, user_id: str, animate: bool) -> None:
         self.infos.pop(user_id, None)
+        if self.audio is not None:
+            self.audio.remove_participant(user_id)
         self.participants_panel.remove(user_id)
         self.stats_panel.remove(user_id)
         self.scene.remove_participant(user_id, animate=animate)
@@ -262,3 +288,18 @@ class CallController(QObject):
             if uid in self.scene.participants:
                 self.scene.participants[uid].seat_index = index
         self.scene.set_seat_count(len(self.infos) + 1)  # places everyone
+        if self.audio is not None:  # voices come from the same seats
+            count = self.scene.seat_count()
+            for uid, index in seats.items():
+                self.audio.set_seat(uid, index, count)
+
+    def update_speakers(self) -> str | None:
+        """Highlight who is talking (polled by the window's timer); returns the active speaker."""
+        if self.audio is None:
+            return None
+        speaker = self.audio.active_speaker()
+        for uid in self.infos:
+            if uid in self.scene.participants:
+                self.scene.set_highlight(uid, uid == speaker)
+        self.participants_panel.set_speaker(speaker)
+        return speaker

@@ -10,9 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -49,6 +51,28 @@ class ParticipantsPanel(QWidget):
         layout.addWidget(self.list)
         self._infos: dict[str, ParticipantInfo] = {}
         self._stats: dict[str, PeerStats] = {}
+        self._speaker: str | None = None
+        volume_row = QHBoxLayout()
+        volume_row.addWidget(QLabel("Volume"))
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setRange(0, 200)  # percent
+        self.volume.setValue(100)
+        self.volume.setEnabled(False)
+        self.volume.setToolTip("Volume of the selected participant")
+        volume_row.addWidget(self.volume, 1)
+        layout.addLayout(volume_row)
+        self.list.currentItemChanged.connect(
+            lambda *_: self.volume.setEnabled(self.selected() is not None)
+        )
+
+    def selected(self) -> str | None:
+        item = self.list.currentItem()
+        return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+
+    def set_speaker(self, user_id: str | None) -> None:
+        if user_id != self._speaker:
+            self._speaker = user_id
+            self._refresh()
 
     def set_participant(self, info: ParticipantInfo) -> None:
         self._infos[info.user_id] = info
@@ -76,6 +100,8 @@ class ParticipantsPanel(QWidget):
         return ""
 
     def _refresh(self) -> None:
+        current = self.selected()
+        self.list.blockSignals(True)
         self.list.clear()
         for uid, info in sorted(self._infos.items(), key=lambda kv: kv[1].seat):
             stats = self._stats.get(uid)
@@ -88,10 +114,20 @@ class ParticipantsPanel(QWidget):
             detail = ""
             if stats is not None and stats.rtt_ms is not None:
                 detail = f" · {stats.rtt_ms:.0f} ms"
-            item = QListWidgetItem(f"● {info.display_name or uid}\n    {mode} · {verdict}{detail}")
+            talking = "  🔊" if uid == self._speaker else ""
+            item = QListWidgetItem(
+                f"● {info.display_name or uid}{talking}\n    {mode} · {verdict}{detail}"
+            )
             item.setData(Qt.ItemDataRole.UserRole, uid)
             item.setForeground(QColor(colour))
+            if talking:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
             self.list.addItem(item)
+            if uid == current:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
 
 
 class StatsPanel(QWidget):

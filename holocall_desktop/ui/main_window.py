@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QPushButton,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+from holocall_desktop.audio.engine import AudioEngine
 from holocall_desktop.avatar.tracker import FaceTrackingWorker, TrackingState
 from holocall_desktop.capture.base import FrameSource, PlaybackControl, SourceError
 from holocall_desktop.capture.runner import Processor, SourceRunner
@@ -55,6 +57,7 @@ class _Bridge(QObject):
     error = Signal(str)
     finished = Signal()
     demo_ready = Signal(object)
+    audio_error = Signal(str)
 
 
 def describe_source(spec: str) -> str:
@@ -92,6 +95,7 @@ class MainWindow(QMainWindow):
         self._bridge.error.connect(self.show_error)
         self._bridge.finished.connect(self._on_finished)
         self._bridge.demo_ready.connect(self._on_demo_ready)
+        self._bridge.audio_error.connect(self._on_audio_error)
         self._demo: DemoBackend | None = None
         self.avatar_worker: FaceTrackingWorker | None = None
         self._avatar_automatic = False
@@ -124,6 +128,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar(remove_background)
         self._build_call_toolbar()
         self._last_tick = time.monotonic()
+        self._last_audio_ui = 0.0
         self.stats_label = QLabel("")
         self.statusBar().addPermanentWidget(self.stats_label)
 
@@ -337,6 +342,9 @@ class MainWindow(QMainWindow):
         self._last_tick = now
         self.call.poll()
         self._poll_avatar()
+        if now - self._last_audio_ui > 0.05:  # meters and the active speaker at 20 Hz
+            self._last_audio_ui = now
+            self._update_audio()
         if self.runner is None:
             return
         captured = self.runner.mailbox.take()
@@ -475,16 +483,27 @@ class MainWindow(QMainWindow):
         self.camera_button.setChecked(True)
         self.camera_button.toggled.connect(self._toggle_camera)
         self.mute_button = QPushButton("Mute")
+        self.mute_button.setCheckable(True)
         self.mute_button.setEnabled(False)
-        self.mute_button.setToolTip("Voice is not part of calls yet")
+        self.mute_button.toggled.connect(self._toggle_mute)
+        self.level_meter = QProgressBar()
+        self.level_meter.setRange(0, 60)  # -60..0 dBFS
+        self.level_meter.setTextVisible(False)
+        self.level_meter.setFixedWidth(90)
+        self.level_meter.setToolTip("Your microphone level")
+        self.voice_label = QLabel("")
+        self.audio_button = QPushButton("Audio…")
+        self.audio_button.clicked.connect(self.edit_audio_devices)
+        self.participants_panel.volume.valueChanged.connect(self._set_volume)
         self.invite_button = QPushButton("Copy invite link")
         self.invite_button.clicked.connect(self.copy_invite_link)
         self.stats_button = QPushButton("Statistics")
         self.stats_button.setCheckable(True)
         self.stats_button.toggled.connect(self.stats_dock.setVisible)
-        buttons = (self.join_button, self.camera_button, self.mute_button, self.invite_button)
-        for w in (*buttons, self.stats_button):
+        buttons = (self.join_button, self.camera_button, self.mute_button, self.level_meter)
+        for w in (*buttons, self.audio_button, self.invite_button, self.stats_button):
             bar.addWidget(w)
+        bar.addWidget(self.voice_label)
         self._sync_call_controls()
 
     def _join_or_leave(self) -> None:
@@ -509,8 +528,9 @@ class MainWindow(QMainWindow):
         self.settings.display_name = config.display_name
         if config.create_room:
             self.settings.call_server = config.server
+        audio = self._start_audio()
         try:
-            self.call.start(config)
+            self.call.start(config, audio)
         except ValueError as exc:
             self.show_error(str(exc))
             return False
@@ -519,6 +539,68 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.participants_dock], [260], Qt.Orientation.Horizontal)
         self._sync_call_controls()
         return True
+
+    def _start_audio(self) -> AudioEngine | None:
+        """The microphone and speaker for a call; None (voice off, reason shown) if they fail."""
+        from holocall_desktop.audio.engine import AudioEngine
+        from holocall_desktop.audio.errors import AudioDeviceError
+
+        audio = AudioEngine(
+            self.settings.microphone or None,
+            self.settings.speaker or None,
+            on_error=lambda exc: self._bridge.audio_error.emit(str(exc)),
+        )
+        try:
+            audio.start()
+        except AudioDeviceError as exc:
+            audio.close()
+            self._set_voice_status(f"Voice off: {exc}")
+            return None
+        self._set_voice_status(audio.processing_message)
+        return audio
+
+    def _set_voice_status(self, message: str) -> None:
+        self.voice_label.setText(message[:80] + ("…" if len(message) > 80 else ""))
+        self.voice_label.setToolTip(message)
+
+    def _on_audio_error(self, message: str) -> None:
+        self._set_voice_status(f"Voice off: {message}")
+        self.statusBar().showMessage(message, 8000)
+
+    def _toggle_mute(self, muted: bool) -> None:
+        self.mute_button.setText("Unmute" if muted else "Mute")
+        if self.call.audio is not None:
+            self.call.audio.set_muted(muted)
+
+    def _set_volume(self, percent: int) -> None:
+        uid = self.participants_panel.selected()
+        if uid is not None and self.call.audio is not None:
+            self.call.audio.set_volume(uid, percent / 100.0)
+
+    def edit_audio_devices(self) -> None:
+        from holocall_desktop.audio.errors import AudioDeviceError
+        from holocall_desktop.ui.audio_dialog import AudioDevicesDialog
+
+        dialog = AudioDevicesDialog(self.settings.microphone, self.settings.speaker, self)
+        if dialog.exec() != AudioDevicesDialog.DialogCode.Accepted:
+            return
+        mic, speaker = dialog.choice()
+        self.settings.microphone, self.settings.speaker = mic, speaker
+        if self.call.audio is not None:
+            try:
+                self.call.audio.set_devices(mic or None, speaker or None)
+                self._set_voice_status(self.call.audio.processing_message)
+            except AudioDeviceError as exc:
+                self._set_voice_status(f"Voice off: {exc}")
+
+    def _update_audio(self) -> None:
+        audio = self.call.audio
+        if audio is None:
+            self.level_meter.setValue(0)
+            return
+        level = audio.input_level()
+        self.level_meter.setValue(int(max(0.0, min(60.0, level.rms_dbfs + 60.0))))
+        self.call.update_speakers()
 
     def leave_call(self) -> None:
         self.call.leave()
@@ -577,6 +659,10 @@ class MainWindow(QMainWindow):
         active = self.call.active
         self.join_button.setText("Leave call" if active else "Join call…")
         self.camera_button.setEnabled(active)
+        self.mute_button.setEnabled(active and self.call.audio is not None)
+        self.level_meter.setEnabled(active and self.call.audio is not None)
+        if not active:
+            self.voice_label.setText("")
         self.invite_button.setEnabled(active and self.call.invite_link() is not None)
 
     def screenshot(self) -> QPixmap:

@@ -106,6 +106,24 @@ class AppSettings:
         self._s.setValue("call/display_name", value)
 
     @property
+    def microphone(self) -> str:
+        """Microphone name ("" = the system default)."""
+        return str(self._get("audio/microphone", "", str))
+
+    @microphone.setter
+    def microphone(self, value: str) -> None:
+        self._s.setValue("audio/microphone", value)
+
+    @property
+    def speaker(self) -> str:
+        """Speaker name ("" = the system default)."""
+        return str(self._get("audio/speaker", "", str))
+
+    @speaker.setter
+    def speaker(self, value: str) -> None:
+        self._s.setValue("audio/speaker", value)
+
+    @property
     def call_server(self) -> str:
         return str(self._get("call/server", "http://127.0.0.1:3000", str))
 
