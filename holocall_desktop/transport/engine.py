@@ -649,7 +649,7 @@ class CallEngine:
                 next_stats = now + opts.stats_interval
                 stats = []
                 for peer in list(self._peers.values()):
-                    rtp = await peer.rtp_stats()
+                    rtp = await peer.wire_stats()
                     st = peer.collect(rtp, time.monotonic())
                     stats.append(st)
                     if peer.connection == PeerConnection.CONNECTED:

@@ -12,7 +12,6 @@ import secrets
 import statistics
 import struct
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -119,6 +118,8 @@ class Peer:
         self.ids_seen = 0  # frame-id advance on the data channel (for loss)
         self.ids_done = 0
         self._prev = (0, 0, 0.0, 0, 0)  # bytes_in, bytes_out, time, ids_seen, ids_done
+        self._rtp_prev = (0, 0)  # RTP packets received, lost (getStats is cumulative)
+        self._wire_prev: tuple[float, float] | None = None  # DTLS bytes in, out
         # clock
         self.ping_seq = 0
         self.pings: dict[int, float] = {}  # seq -> t1 of the pings not answered yet
@@ -500,6 +501,13 @@ class Peer:
         dt = max(1e-3, now_mono - t_prev) if t_prev else 1.0
         rate_in = (self.bytes_in - b_in) * 8 / 1000 / dt
         rate_out = (self.bytes_out - b_out) * 8 / 1000 / dt
+        wire_in, wire_out = rtp.get("wire_in"), rtp.get("wire_out")
+        if wire_in is not None and wire_out is not None:
+            if self._wire_prev is not None and t_prev:
+                # everything on the wire: data channels and media, with their overhead
+                rate_in = (wire_in - self._wire_prev[0]) * 8 / 1000 / dt
+                rate_out = (wire_out - self._wire_prev[1]) * 8 / 1000 / dt
+            self._wire_prev = (wire_in, wire_out)
         seen = self.ids_seen - seen_prev
         done = self.ids_done - done_prev
         self._prev = (self.bytes_in, self.bytes_out, now_mono, self.ids_seen, self.ids_done)
@@ -508,9 +516,11 @@ class Peer:
         # list() copies in one step: frame_drawn() appends from the UI thread
         recent = [ms for t, ms in list(self.latencies) if wall - t <= 1.0]
         fb = self.remote_feedback
-        loss = rtp.get("loss")
-        if loss is None and seen > 0:
-            loss = max(0.0, 1.0 - done / seen)
+        # the worst of the RTP streams and the hologram channel's frames
+        losses = [x for x in (rtp.get("loss"),) if x is not None]
+        if seen > 0:
+            losses.append(max(0.0, 1.0 - done / seen))
+        loss = max(losses) if losses else None
         self.stats = PeerStats(
             user_id=self.user_id,
             rtt_ms=None if self.rtt_s is None else self.rtt_s * 1000,
@@ -532,26 +542,34 @@ class Peer:
         )
         return self.stats
 
-    async def rtp_stats(self) -> dict[str, float | None]:
-        """Loss and jitter of the incoming RTP streams (video track, audio), if any."""
-        if not any(t.receiver is not None for t in self.pc.getTransceivers()):
-            return {}
+    async def wire_stats(self) -> dict[str, float | None]:
+        """From aiortc's ``getStats()``: loss and jitter of the incoming RTP streams (video
+        track, audio) over the last interval, and the bytes on the DTLS transport (``wire_in``,
+        ``wire_out``: data channels and media together, cumulative)."""
         try:
             report = await self.pc.getStats()
         except Exception as exc:
             log.debug("getStats failed: %s", exc)
             return {}
         received = lost = 0
+        wire_in = wire_out = 0
         jitters: list[float] = []
         for stat in report.values():
-            if getattr(stat, "type", None) == "inbound-rtp":
+            kind = getattr(stat, "type", None)
+            if kind == "inbound-rtp":
                 received += int(getattr(stat, "packetsReceived", 0) or 0)
                 lost += max(0, int(getattr(stat, "packetsLost", 0) or 0))
-                clock = 90000 if getattr(stat, "kind", "") == "video" else 48000
-                jitters.append(float(getattr(stat, "jitter", 0) or 0) / clock * 1000)
-        if received + lost == 0:
-            return {}
-        return {"loss": lost / (received + lost), "jitter_ms": max(jitters) if jitters else None}
-
-
-Callback = Callable[[], None]
+                if getattr(stat, "packetsReceived", 0):
+                    clock = 90000 if getattr(stat, "kind", "") == "video" else 48000
+                    jitters.append(float(getattr(stat, "jitter", 0) or 0) / clock * 1000)
+            elif kind == "transport":
+                wire_in += int(getattr(stat, "bytesReceived", 0) or 0)
+                wire_out += int(getattr(stat, "bytesSent", 0) or 0)
+        out: dict[str, float | None] = {"wire_in": float(wire_in), "wire_out": float(wire_out)}
+        d_received, d_lost = received - self._rtp_prev[0], lost - self._rtp_prev[1]
+        self._rtp_prev = (received, lost)
+        if d_received + d_lost > 0:
+            out["loss"] = max(0.0, d_lost / (d_received + d_lost))
+        if jitters:
+            out["jitter_ms"] = max(jitters)
+        return out

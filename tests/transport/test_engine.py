@@ -86,13 +86,20 @@ def test_engine_api_between_two_engines(signal_server: RunningServer) -> None:
                 "stats with a round trip",
             )[-1]
             assert stats.user_id == "guest" and stats.clock_offset_ms is not None
-            # the guest's quality feedback about our stream came back
-            fed = hrec.wait(
-                lambda: [s for b in hrec.stats for s in b if s.remote_fps_in is not None],
-                10,
-                "quality feedback",
-            )[-1]
-            assert fed.remote_loss is not None and fed.remote_loss <= 0.5
+
+            # the guest's quality feedback about our stream comes back while we send
+            def feedback() -> list[Any]:
+                with hrec.cond:
+                    return [s for b in hrec.stats for s in b if s.remote_loss is not None]
+
+            deadline = time.monotonic() + 15
+            while not feedback() and time.monotonic() < deadline:
+                host.send_frame(sent[i % len(sent)], time.time())
+                i += 1
+                time.sleep(0.1)
+            fed = feedback()
+            assert fed, "no quality feedback with a loss figure"
+            assert fed[-1].remote_loss <= 0.5 and fed[-1].remote_fps_in is not None
             assert abs(stats.clock_offset_ms) < 50  # same clock
             assert [p.user_id for p in host.participants] == ["guest"]
             guest.leave()
