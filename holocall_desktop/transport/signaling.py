@@ -175,7 +175,7 @@ def _tokens_from(data: dict[str, Any], invite: object) -> Tokens:
 
 async def refresh_tokens(session: aiohttp.ClientSession, server: str, tokens: Tokens) -> Tokens:
     if tokens.refresh_token is None:
-        raise SignalingError("the access token expired and there is no refresh token")
+        raise SignalingError("there is no refresh token to get a new one with")
     status, data = await _http_json(
         session,
         "POST",
@@ -285,7 +285,10 @@ class SignalingClient:
                     return
                 if exc.message == "token-rejected":
                     if refreshed_for_4001 or self.tokens is None:
-                        state(CallState.FAILED, "the server refused the session token (expired)")
+                        state(
+                            CallState.FAILED,
+                            "the server refused the access token again (invalid or expired)",
+                        )
                         return
                     refreshed_for_4001 = True
                     try:
@@ -293,7 +296,11 @@ class SignalingClient:
                             self.session, self.config.server, self.tokens
                         )
                     except SignalingError as err:
-                        state(CallState.FAILED, f"session expired: {err.message}")
+                        state(
+                            CallState.FAILED,
+                            "the server refused the access token (invalid or expired); "
+                            f"{err.message}",
+                        )
                         return
                     continue
                 if not exc.retry:

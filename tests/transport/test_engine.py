@@ -117,7 +117,10 @@ def test_failures_are_states_with_one_line(signal_server: RunningServer) -> None
             CallConfig(url, "u", "U", room_id="nope", invite_secret="x" * 24),
             "the invite is not valid",
         ),
-        (CallConfig(url, "u", "U", room_id="nope", access_token="not-a-jwt"), "session expired"),
+        (
+            CallConfig(url, "u", "U", room_id="nope", access_token="not-a-jwt"),
+            "the server refused the access token (invalid or expired); there is no refresh",
+        ),
         (CallConfig(url, "u", "U"), "exactly one way"),
     ]
     for config, reason in cases:
