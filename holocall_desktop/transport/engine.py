@@ -63,6 +63,8 @@ class EngineOptions:
     peer_timeout: float = 5.0  # no control traffic for this long: the peer is gone
     connect_timeout: float = 20.0  # a peer connection that does not connect within this: failed
     reconnect_timeout: float = 60.0  # signaling: give up reconnecting after this
+    adapt_frame_rate: bool = True  # lower the sending frame rate when receivers ask for less
+    min_fps: float = 5.0  # … but never below this
 
 
 class CallEngine:
@@ -117,6 +119,8 @@ class CallEngine:
         self._t0 = time.time()
         self._ready = threading.Event()
         self._frame_arrived = threading.Event()
+        self._base_fps = self.quality.max_fps
+        self._frame_bytes: float | None = None  # running mean of an encoded frame's size
         self._background: set[asyncio.Future[Any]] = set()
 
     # ==== thread-safe API ======================================================================
@@ -607,6 +611,10 @@ class CallEngine:
                 continue
             if not payloads:
                 continue  # skipped by the encoder's max_fps
+            if not video:
+                size = float(sum(len(p) for p in payloads))
+                mean = self._frame_bytes
+                self._frame_bytes = size if mean is None else 0.8 * mean + 0.2 * size
             with self._lock:
                 self._frames_sent += 1
             for peer in list(self._peers.values()):
@@ -658,10 +666,28 @@ class CallEngine:
                                 loss=st.loss,
                                 fps=st.fps_in,
                                 latency_ms=st.latency_ms,
-                                max_bitrate_kbps=0,
+                                max_bitrate_kbps=peer.bitrate_request(st),
                             )
                         )
                 self._notify(lambda s=stats: self.listener.on_stats(s))  # type: ignore[misc]
+                self._adapt([p.remote_feedback for p in self._peers.values()])
+
+    def _adapt(self, feedback: list[wire.QualityFeedback | None]) -> None:
+        """Frame-rate control from the receivers' bitrate requests (data-channel mode; a video
+        track has aiortc's own congestion control): the lowest request caps the frame rate at
+        ``request / mean frame size``; without requests it climbs back by 25 % a second."""
+        if not self.options.adapt_frame_rate or self.codec_transport != "datachannel":
+            return
+        requests = [f.max_bitrate_kbps for f in feedback if f is not None and f.max_bitrate_kbps]
+        current = self.quality.max_fps
+        if requests and self._frame_bytes:
+            fps = min(requests) * 1000 / 8 / self._frame_bytes
+            target = max(self.options.min_fps, min(current, fps))
+        else:
+            target = min(self._base_fps, current * 1.25 + 0.5)
+        if abs(target - current) > 0.05:
+            log.info("sending frame rate %.1f -> %.1f fps", current, target)
+            self.quality = dataclasses.replace(self.quality, max_fps=target)
 
     # ==== helpers ==============================================================================
 

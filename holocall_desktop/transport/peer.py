@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 #: previous one is out): with 0, at most one frame waits behind the one being sent, so a slow
 #: path drops frames instead of queueing latency (latest frame wins)
 MAX_BUFFERED_BYTES = 0
+#: receivers ask for less above this loss, and never for less than this bitrate
+LOSS_LIMIT = 0.05
+MIN_REQUEST_KBPS = 100
 _FRAME_ID = struct.Struct("<I")  # offset 4 of a volumetric fragment's header
 #: clock samples kept; the offset comes from the one with the smallest round trip
 CLOCK_SAMPLES = 16
@@ -118,6 +121,7 @@ class Peer:
         self.ids_seen = 0  # frame-id advance on the data channel (for loss)
         self.ids_done = 0
         self._prev = (0, 0, 0.0, 0, 0)  # bytes_in, bytes_out, time, ids_seen, ids_done
+        self._dropped_prev = 0
         self._rtp_prev = (0, 0)  # RTP packets received, lost (getStats is cumulative)
         self._wire_prev: tuple[float, float] | None = None  # DTLS bytes in, out
         # clock
@@ -492,6 +496,17 @@ class Peer:
             self.engine.schedule(self.engine.drop_peer(self.user_id, "left", self))
 
     # ---- stats -------------------------------------------------------------------------------
+
+    def bitrate_request(self, st: PeerStats) -> int:
+        """The bitrate (kbit/s) to ask this peer for: 0 (no limit) while its stream arrives
+        well; 70 % of what arrives when over 5 % of it is lost or when frames arrive faster than
+        they can be decoded (latest-wins drops)."""
+        dropped = st.frames_dropped - self._dropped_prev
+        self._dropped_prev = st.frames_dropped
+        struggling = (st.loss or 0.0) > LOSS_LIMIT or dropped > 0.2 * max(1.0, st.fps_in)
+        if not struggling or st.bitrate_in_kbps <= 0:
+            return 0
+        return max(MIN_REQUEST_KBPS, int(st.bitrate_in_kbps * 0.7))
 
     def to_local_time(self, remote_time: float) -> float:
         return remote_time - (self.offset_s or 0.0)

@@ -305,3 +305,33 @@ def test_audio_tone_both_ways(signal_server: RunningServer) -> None:
         samples = np.concatenate(heard[me][-50:])[:, 0].astype(np.float64)
         assert np.abs(samples).max() > 1000, "silence"
         assert dominant_hz(samples, 48000) == pytest.approx(expect, abs=5.0)
+
+
+def test_sender_lowers_its_frame_rate_when_a_receiver_asks_for_less(
+    signal_server: RunningServer,
+) -> None:
+    from holocall_desktop.codec import control as wire
+
+    url = signal_server.url
+    sent = frames(6, 10)
+    with engine(host_config(url)) as (host, hrec):
+        hrec.wait_state(CallState.JOINED)
+        with engine(guest_config(host, url, "guest")) as (guest, grec):
+            grec.wait_connected("host")
+            assert host.quality.max_fps == 30.0
+            ask = wire.encode_control(wire.QualityFeedback(0.2, 10.0, 80.0, 50))
+            deadline = time.monotonic() + 15
+            i = 0
+            while host.quality.max_fps > 5.0 and time.monotonic() < deadline:
+                host.send_frame(sent[i % len(sent)], time.time())
+                guest.send_raw("control", ask)  # "I lose 20 %: at most 50 kbit/s please"
+                i += 1
+                time.sleep(0.05)
+            # 50 kbit/s of ~3 KB frames is ~2 fps: held at the 5 fps floor
+            assert host.quality.max_fps == pytest.approx(5.0)
+            ok = wire.encode_control(wire.QualityFeedback(0.0, 5.0, 40.0, 0))
+            deadline = time.monotonic() + 15
+            while host.quality.max_fps < 30 and time.monotonic() < deadline:
+                guest.send_raw("control", ok)
+                time.sleep(0.1)
+            assert host.quality.max_fps == 30.0  # back up once nobody asks for less
