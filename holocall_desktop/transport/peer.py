@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED_BYTES = 0
 #: receivers ask for less above this loss, and never for less than this bitrate
 LOSS_LIMIT = 0.05
+QUEUE_LIMIT_MS = 80.0
 MIN_REQUEST_KBPS = 100
 _FRAME_ID = struct.Struct("<I")  # offset 4 of a volumetric fragment's header
 #: clock samples kept; the offset comes from the one with the smallest round trip
@@ -499,11 +500,17 @@ class Peer:
 
     def bitrate_request(self, st: PeerStats) -> int:
         """The bitrate (kbit/s) to ask this peer for: 0 (no limit) while its stream arrives
-        well; 70 % of what arrives when over 5 % of it is lost or when frames arrive faster than
-        they can be decoded (latest-wins drops)."""
+        well; 70 % of what arrives when over 5 % of it is lost, when frames arrive faster than
+        they can be decoded (latest-wins drops), or when frames spend more than 80 ms between
+        capture and display beyond the one-way network delay (queueing for CPU somewhere)."""
         dropped = st.frames_dropped - self._dropped_prev
         self._dropped_prev = st.frames_dropped
-        struggling = (st.loss or 0.0) > LOSS_LIMIT or dropped > 0.2 * max(1.0, st.fps_in)
+        queueing = (
+            st.latency_ms is not None and st.latency_ms - (st.rtt_ms or 0.0) / 2 > QUEUE_LIMIT_MS
+        )
+        struggling = (
+            (st.loss or 0.0) > LOSS_LIMIT or dropped > 0.2 * max(1.0, st.fps_in) or queueing
+        )
         if not struggling or st.bitrate_in_kbps <= 0:
             return 0
         return max(MIN_REQUEST_KBPS, int(st.bitrate_in_kbps * 0.7))
