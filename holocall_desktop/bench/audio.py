@@ -226,7 +226,7 @@ async def _latency_run(
     from aiortc import MediaStreamTrack, RTCPeerConnection
 
     from holocall_desktop.audio import AudioEngine, VoiceSettings
-    from holocall_desktop.audio.tracks import low_latency_receiver
+    from holocall_desktop.transport.tracks import low_latency_receiver
 
     voice = VoiceSettings() if processing else VoiceSettings(False, False, False, False)
     signal, starts = _chirp_train(seconds)

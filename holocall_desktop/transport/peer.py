@@ -30,7 +30,7 @@ from holocall_desktop.transport.api import (
     RemoteAnchor,
     RemoteAvatar,
 )
-from holocall_desktop.transport.tracks import HologramVideoTrack
+from holocall_desktop.transport.tracks import HologramVideoTrack, low_latency_receiver
 
 if TYPE_CHECKING:
     from holocall_desktop.transport.engine import CallEngine
@@ -161,6 +161,10 @@ class Peer:
             if track.kind == "video":
                 self.tasks.append(asyncio.ensure_future(self._video_loop(track)))
             elif track.kind == "audio":
+                # aiortc holds four packets (~90 ms) before decoding; our receiver buffers itself
+                for transceiver in pc.getTransceivers():
+                    if transceiver.receiver.track is track:
+                        low_latency_receiver(transceiver.receiver)
                 self.engine.remote_audio(self.user_id, track)
 
     def add_media(self, local_audio: Any, video: bool) -> None:

@@ -89,3 +89,45 @@ class ToneTrack(AudioStreamTrack):
         self._sample += n
         del base
         return frame
+
+
+class _PassThroughAudioJitter:
+    """Stands in for aiortc's audio jitter buffer: each RTP packet (one Opus frame) goes to the
+    decoder as it arrives. Packets older than the newest one seen are dropped (late or
+    duplicated); our :class:`JitterBuffer` does the buffering, with an adaptive target."""
+
+    capacity = 16
+
+    def __init__(self) -> None:
+        self._last_seq: int | None = None
+
+    def add(self, packet: object) -> tuple[bool, object | None]:
+        from aiortc.jitterbuffer import JitterFrame
+
+        seq = int(packet.sequence_number)  # type: ignore[attr-defined]
+        if self._last_seq is not None and ((seq - self._last_seq) & 0xFFFF) >= 0x8000:
+            return False, None  # older than what was already passed on
+        self._last_seq = seq
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+
+    def remove(self, count: int) -> None:
+        pass
+
+
+def low_latency_receiver(receiver: object) -> bool:
+    """Make an aiortc audio ``RTCRtpReceiver`` hand each packet to the decoder at once.
+
+    aiortc holds four 20 ms audio packets (``JitterBuffer(prefetch=4)``) and releases a frame
+    only when the next one arrives: 80–100 ms before our own jitter buffer even sees it. This
+    replaces that private buffer (an aiortc internal: returns ``False`` and changes nothing
+    if this aiortc version is laid out differently, or the receiver is not for audio). Call it
+    on the audio transceiver's receiver before media flows, e.g. in ``pc.on("track")``.
+    """
+    name = "_RTCRtpReceiver__jitter_buffer"
+    current = getattr(receiver, name, None)
+    if current is None or getattr(receiver, "_RTCRtpReceiver__kind", None) != "audio":
+        return False
+    if not (hasattr(current, "add") and hasattr(current, "capacity")):
+        return False
+    setattr(receiver, name, _PassThroughAudioJitter())
+    return True

@@ -19,7 +19,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from holocall_desktop.audio import AudioEngine, VoiceSettings
 from holocall_desktop.audio.synth import voice
-from holocall_desktop.audio.tracks import low_latency_receiver
+from holocall_desktop.transport.tracks import low_latency_receiver
 
 from .helpers import best_alignment, rms_db
 
