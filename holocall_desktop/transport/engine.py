@@ -99,6 +99,7 @@ class CallEngine:
         self._anchors: dict[str, LatestMailbox[RemoteAnchor]] = {}
         self._participants: dict[str, ParticipantInfo] = {}
         self._seats: dict[str, int] = {}
+        self._my_seat = -1
         self._seen: list[str] = []
         self._outbox: LatestMailbox[tuple[DepthFrame, float]] = LatestMailbox()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,6 +160,11 @@ class CallEngine:
                 frames_sent=self._frames_sent,
                 frames_received=self._frames_received,
             )
+
+    @property
+    def my_seat(self) -> int:
+        """The seat the server gave this participant (``-1`` before ``room-state``)."""
+        return self._my_seat
 
     @property
     def room_id(self) -> str | None:
@@ -407,6 +413,7 @@ class CallEngine:
 
     async def _room_state(self, msg: dict[str, Any]) -> None:
         me = self.config.user_id
+        self._my_seat = _seat(msg)
         others = [
             p
             for p in msg.get("participants", [])

@@ -283,7 +283,10 @@ class CallController(QObject):
         self.stats_panel.add_sample(stats, time.monotonic())
 
     def _arrange(self) -> None:
-        seats = arrange_seats(0, {uid: max(0, info.seat) for uid, info in self.infos.items()}, 64)
+        me = self.engine.my_seat if self.engine is not None else -1
+        others = {uid: max(0, info.seat) for uid, info in self.infos.items()}
+        # the server's seats, turned so that everyone sees the same order around the table
+        seats = arrange_seats(max(0, me), others, 64)
         for uid, index in seats.items():
             if uid in self.scene.participants:
                 self.scene.participants[uid].seat_index = index

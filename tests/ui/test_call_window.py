@@ -47,6 +47,9 @@ def test_joining_shows_the_remote_hologram_self_view_and_stats(
     window = make_window("synthetic")
     config = _join(window, qtbot, demo)
     assert SELF_ID not in window.scene.participants  # you are in the corner now, not at a seat
+    engine = window.call.engine
+    assert engine is not None and engine.my_seat >= 0
+    assert engine.my_seat != window.call.infos[AVA].seat  # the server seated us apart
 
     image = window.scene.render()
     red, blue = _shirts(image)
