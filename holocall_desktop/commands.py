@@ -131,12 +131,17 @@ def _register_join(sub: Any) -> None:
     join.add_argument("url", help="invite link, or the server URL with --create")
     join.add_argument("--headless", action="store_true", help="no window: report JSON lines")
     join.add_argument("--create", action="store_true", help="create a new room and host it")
-    join.add_argument("--name", default="headless", help="display name (default: headless)")
+    join.add_argument(
+        "--name", help="display name (default: the app's, or 'headless' with --headless)"
+    )
     join.add_argument("--user-id", help="user id in the room (default: made from --name)")
     join.add_argument(
         "--source",
-        default="synthetic",
-        help="synthetic[:SEED] (default), camera[:SERIAL] or a recording path",
+        help="synthetic[:SEED] (the default with --headless), camera[:SERIAL], webcam[:N] or a "
+        "recording path; without --headless the app's own choice by default",
+    )
+    join.add_argument(
+        "--screenshot", type=Path, help="(window) save a PNG after --frames remote frames, exit"
     )
     join.add_argument("--codec", default="volumetric-dc", help="volumetric-dc or hue-video")
     join.add_argument("--fps", type=float, help="frame rate of the synthetic source (30)")
@@ -173,15 +178,56 @@ def _register_join(sub: Any) -> None:
     join.set_defaults(handler=_run_join)
 
 
+def _join_config(args: argparse.Namespace, user_id: str, name: str) -> Any:
+    """The CallConfig that ``holocall join URL [--create]`` asks for."""
+    from holocall_desktop.transport.api import CallConfig
+    from holocall_desktop.transport.invite import InviteError, parse_invite
+
+    if args.create:
+        server = args.url.rstrip("/")
+        if not server.startswith(("http://", "https://")):
+            raise CliError(f"with --create, URL is the server, http://HOST:PORT (got {server!r})")
+        return CallConfig(
+            server=server, user_id=user_id, display_name=name, create_room=True, codec=args.codec
+        )
+    try:
+        invite = parse_invite(args.url)
+    except InviteError as exc:
+        raise CliError(str(exc)) from exc
+    return CallConfig(
+        server=invite.server,
+        user_id=user_id,
+        display_name=name,
+        room_id=invite.room_id,
+        invite_secret=invite.invite_secret,
+        codec=args.codec,
+    )
+
+
+def _run_join_window(args: argparse.Namespace) -> int:
+    """``holocall join URL`` without --headless: the app, joining that call at once."""
+    from holocall_desktop.ui.app import run_window
+
+    # the app fills in its own user id and remembered name when these are empty
+    config = _join_config(args, args.user_id or "", args.name or "")
+    source = args.source
+    frames = args.frames
+    if args.screenshot is not None and frames is None and args.seconds is None:
+        frames = 30
+    return run_window(source, None, args.screenshot, frames, args.seconds, join=config)
+
+
 def _run_join(args: argparse.Namespace) -> int:
     if not args.headless:
-        raise CliError("the windowed join is `holocall` → Join…; use --headless here")
+        return _run_join_window(args)
+    args.name = args.name or "headless"
+    args.source = args.source or "synthetic"
+    if args.screenshot is not None:
+        raise CliError("--screenshot is for the window (without --headless)")
     from holocall_desktop.capture.base import SourceError
     from holocall_desktop.codec.base import CodecError
-    from holocall_desktop.transport.api import CallConfig
     from holocall_desktop.transport.engine import EngineOptions
     from holocall_desktop.transport.headless import HeadlessParticipant, user_id_for
-    from holocall_desktop.transport.invite import InviteError, parse_invite
 
     if args.frames is None and args.seconds is None:
         raise CliError("give --frames N or --seconds S")
@@ -204,30 +250,7 @@ def _run_join(args: argparse.Namespace) -> int:
             raise CliError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
         size = (w, h)
     user_id = args.user_id or user_id_for(args.name)
-    if args.create:
-        server = args.url.rstrip("/")
-        if not server.startswith(("http://", "https://")):
-            raise CliError(f"with --create, URL is the server, http://HOST:PORT (got {server!r})")
-        config = CallConfig(
-            server=server,
-            user_id=user_id,
-            display_name=args.name,
-            create_room=True,
-            codec=args.codec,
-        )
-    else:
-        try:
-            invite = parse_invite(args.url)
-        except InviteError as exc:
-            raise CliError(str(exc)) from exc
-        config = CallConfig(
-            server=invite.server,
-            user_id=user_id,
-            display_name=args.name,
-            room_id=invite.room_id,
-            invite_secret=invite.invite_secret,
-            codec=args.codec,
-        )
+    config = _join_config(args, user_id, args.name)
     if args.save_frames is not None:
         args.save_frames.mkdir(parents=True, exist_ok=True)
     audio = None

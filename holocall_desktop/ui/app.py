@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from holocall_desktop.transport.api import CallConfig
 from holocall_desktop.ui.settings import APP, ORG
 
 
@@ -33,6 +35,7 @@ def run_window(
     frames: int | None = None,
     seconds: float | None = None,
     demo: bool = False,
+    join: CallConfig | None = None,
 ) -> int:
     """Open the main window on ``source`` and run until it is closed.
 
@@ -51,6 +54,15 @@ def run_window(
         from holocall_desktop.demo import DemoBackend
 
         window.start_demo(DemoBackend())
+    if join is not None:
+        settings = window.settings
+        window.join_call(
+            replace(
+                join,
+                user_id=join.user_id or settings.user_id,
+                display_name=join.display_name or settings.display_name or "Me",
+            )
+        )
     # Ctrl+C in the terminal closes the window properly (recordings are closed, settings saved)
     signal.signal(signal.SIGINT, lambda *_: window.close())
     heartbeat = QTimer()
@@ -75,7 +87,7 @@ def run_window(
     if frames is not None:
 
         def enough(_n: int) -> None:
-            if demo:
+            if demo or join is not None:
                 shown = sum(window.call.frames_shown.values())
                 if shown >= frames and not window.scene.animate(0.0):
                     QTimer.singleShot(100, finish)

@@ -82,3 +82,36 @@ def test_record_then_replay(tmp_path: Path) -> None:
     assert again.returncode != 0 and "exists" in again.stderr
     out = holocall("replay", str(clip), "--frames", "5", tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_join_opens_the_window_in_the_call(tmp_path: Path) -> None:
+    """`holocall join LINK`: the app starts already in that call (here the demo's room)."""
+    from holocall_desktop.demo import DemoBackend
+
+    backend = DemoBackend(startup_timeout=30.0)
+    try:
+        backend.start("placeholder", "Placeholder")  # starts the server and Ava's room
+        assert backend.remote is not None and backend.remote.invite_link is not None
+        shot = tmp_path / "join.png"
+        out = holocall(
+            "join",
+            backend.remote.invite_link,
+            "--name",
+            "Guest",
+            "--screenshot",
+            str(shot),
+            "--frames",
+            "8",
+            tmp_path=tmp_path,
+        )
+    finally:
+        backend.stop()
+    assert out.returncode == 0, out.stderr[-2000:]
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    h, w, _ = image.shape
+    red = (
+        (image[..., 0] > 120)
+        & (image[..., 0] > image[..., 1] + 60)
+        & (image[..., 0] > image[..., 2] + 60)
+    )
+    assert red[h // 5 : h * 3 // 4, w // 5 : w * 3 // 5].mean() > 0.02  # Ava, across the table

@@ -82,7 +82,15 @@ LINK_1S = ["holocall://h/r?invite=0123456789", "--headless", "--seconds", "1"]
 
 def test_join_command_line_refusals() -> None:
     cases = [
-        (["holocall://h:3000/r?invite=0123456789"], "the windowed join is `holocall` → Join…"),
+        (["ftp://x"], "an invite link starts with holocall://"),  # the windowed join checks too
+        (
+            [
+                *["holocall://h/r?invite=0123456789", "--headless", "--seconds", "1"],
+                "--screenshot",
+                "x.png",
+            ],
+            "for the window",
+        ),
         (["ftp://x", "--headless", "--frames", "1"], "an invite link starts with holocall://"),
         (["holocall://h:3000/r?invite=0123456789", "--headless"], "give --frames N or --seconds"),
         (["holocall://h/r?invite=0123456789", "--headless", "--seconds", "-1"], "positive"),
