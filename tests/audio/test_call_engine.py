@@ -53,6 +53,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.05)
 
 
+def _envelope_db(x: np.ndarray) -> np.ndarray:
+    """10 ms RMS levels in dB (floored at -80 dB)."""
+    n = len(x) // 480
+    blocks = x[: n * 480].reshape(n, 480).astype(np.float64)
+    return 10.0 * np.log10(np.maximum((blocks**2).mean(axis=1), 1e-8))
+
+
 def test_voice_through_two_call_engines(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in LOOPBACK_ENV.items():
         monkeypatch.setenv(key, value)
@@ -113,11 +120,19 @@ def test_voice_through_two_call_engines(monkeypatch: pytest.MonkeyPatch) -> None
     y = np.concatenate(mix)
     left, right = y[:, 0], y[:, 1]
     assert rms_db(right) - rms_db(left) > 3.0  # the host sits to the right
-    # the near (right) ear against what was sent: 250 ms windows, each allowed ±20 ms of drift
+    # The near (right) ear against what was sent, by their loudness envelopes (10 ms RMS in dB),
+    # in 500 ms windows each allowed ±60 ms of drift. Envelopes, not waveforms: when the
+    # machine is busy the jitter buffer sheds its backlog by playing 2.5-7.5 % faster, which
+    # shifts the pitch (and ruins a waveform correlation) but keeps every syllable where it was.
     lag, corr = best_alignment(right, sent, len(right) - len(sent))
+    env_r, env_s = _envelope_db(right[max(0, lag) :]), _envelope_db(sent)
     corrs = []
-    for start in range(0, len(sent) - 12000, 12000):
-        lo = max(0, lag + start - 960)
-        seg = right[lo : lo + 12000 + 1920]
-        corrs.append(best_alignment(seg, sent[start : start + 12000], 1920)[1])
-    assert sum(c > 0.9 for c in corrs) >= 0.7 * len(corrs), (corr, corrs)
+    for start in range(0, len(env_s) - 50, 50):
+        target = env_s[start : start + 50]
+        best = max(
+            float(np.corrcoef(target, env_r[start + d : start + d + 50])[0, 1])
+            for d in range(-6, 7)
+            if start + d >= 0 and start + d + 50 <= len(env_r)
+        )
+        corrs.append(best)
+    assert len(corrs) >= 4 and sum(c > 0.8 for c in corrs) >= 0.75 * len(corrs), (corr, corrs)
