@@ -18,12 +18,24 @@ def gl_app() -> None:
     vispy.use(app="pyside6")
 
 
+#: Closed test canvases stay referenced until the session ends. If the garbage collector
+#: destroyed one while another canvas is drawing, Qt would make the dead canvas's GL context
+#: current to free its objects, and the drawing canvas would compile its shaders in the wrong
+#: context (seen as random "Shader compilation error" with an empty log).
+CLOSED_CANVASES: list[object] = []
+
+
+def keep_until_exit(closed: object) -> None:
+    CLOSED_CANVASES.append(closed)
+
+
 @pytest.fixture
 def bare_scene(gl_app: None) -> Iterator[HoloScene]:
     """A scene without room furniture, so every non-background pixel is hologram."""
     scene = HoloScene(size=(480, 360), show_room=False, show=True)
     yield scene
     scene.close()
+    keep_until_exit(scene)
 
 
 def foreground_mask(image: npt.NDArray[np.uint8], tol: int = 6) -> npt.NDArray[np.bool_]:

@@ -17,6 +17,7 @@ import pytest
 from holocall_desktop.avatar.rig import blend
 from holocall_desktop.codec.avatar_frame import decode_avatar_frame, encode_avatar_frame
 from holocall_desktop.model.avatar import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, AvatarFrame
+from tests.render.conftest import keep_until_exit
 
 pytestmark = pytest.mark.gui
 
@@ -71,6 +72,7 @@ def stage() -> Iterator[Stage]:
     s = Stage()
     yield s
     s.canvas.close()
+    keep_until_exit(s)
 
 
 @pytest.fixture
