@@ -60,7 +60,6 @@ class _Bridge(QObject):
 
 class CallController(QObject):
     state_changed = Signal(object, str)  # CallState, one-line message
-    roster_changed = Signal()
 
     def __init__(
         self,
@@ -257,14 +256,12 @@ class CallController(QObject):
             self.scene.set_name(info.user_id, info.display_name or info.user_id)
         self.scene.use_avatar(info.user_id, info.mode is MediaMode.AVATAR)
         self._arrange()
-        self.roster_changed.emit()
 
     def _on_left(self, user_id: str, reason: str) -> None:
         if self.engine is None:
             return
         self._remove(user_id, animate=True)
         self._arrange()
-        self.roster_changed.emit()
         log.info("%s left the call (%s)", user_id, reason)
 
     def _remove(self, user_id: str, animate: bool) -> None:

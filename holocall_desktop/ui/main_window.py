@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
             self.set_avatar_mode(True, automatic=True)
         elif self._avatar_automatic:
             self.set_avatar_mode(False)
-        if SELF_ID in self.scene.participants:
+        if SELF_ID in self.scene.participants:  # a new preview keeps a manual avatar choice
             self.scene.use_avatar(SELF_ID, self.avatar_worker is not None)
         self.runner = SourceRunner(
             source,
