@@ -62,30 +62,28 @@ def quantiser_constant(step_at_1m: float, depth_units: float) -> float:
     return 1.0 / (depth_units * step_at_1m)
 
 
-def quantise(depth: U16, k: float) -> U16:
-    """Codes of ``depth`` (0 stays 0 = invalid)."""
+def _reciprocal(values: U16, k: float) -> U16:
+    """``round(k / values)`` clipped to 1..65535, 0 kept as 0. Depth ↔ code is this same map
+    both ways (``code = k / depth`` and ``depth = k / code``); ``k == 0`` means no quantisation."""
     if k == 0.0:
-        return depth
-    valid = depth > 0
+        return values
+    valid = values > 0
     with np.errstate(divide="ignore"):
-        codes = np.float32(k) / depth.astype(np.float32)
-    np.clip(codes, 1.0, 65535.0, out=codes)
-    out = np.rint(codes).astype(np.uint16)
+        inverted = np.float32(k) / values.astype(np.float32)
+    np.clip(inverted, 1.0, 65535.0, out=inverted)
+    out = np.rint(inverted).astype(np.uint16)
     out[~valid] = 0
     return out
+
+
+def quantise(depth: U16, k: float) -> U16:
+    """Codes of ``depth`` (0 stays 0 = invalid)."""
+    return _reciprocal(depth, k)
 
 
 def dequantise(codes: U16, k: float) -> U16:
     """Depth of ``codes`` (0 stays 0)."""
-    if k == 0.0:
-        return codes
-    valid = codes > 0
-    with np.errstate(divide="ignore"):
-        depth = np.float32(k) / codes.astype(np.float32)
-    np.clip(depth, 1.0, 65535.0, out=depth)
-    out = np.rint(depth).astype(np.uint16)
-    out[~valid] = 0
-    return out
+    return _reciprocal(codes, k)
 
 
 A = TypeVar("A", bound=npt.NDArray[Any])
