@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from holocall_desktop.capture.base import SourceError
+from holocall_desktop.capture.pacing import next_frame_index
 from holocall_desktop.model import DepthFrame, Extrinsics, Intrinsics
 
 F32 = npt.NDArray[np.float32]
@@ -563,14 +564,10 @@ class SyntheticPersonSource:
             raise SourceError("synthetic source: read() before start() or after stop()")
         n = self._next
         if self.realtime:
-            now = time.monotonic() - self._t0
-            n = max(n, math.floor(now * self._fps))  # a slow reader misses frames, like a camera
-            wait = n / self._fps - now
-            if wait > timeout:
-                time.sleep(max(0.0, timeout))
+            due = next_frame_index(self._t0, self._fps, self._next, timeout)
+            if due is None:
                 return None
-            if wait > 0:
-                time.sleep(wait)
+            n = due
         self._next = n + 1
         return self.frame(n)
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from holocall_desktop.capture.base import FrameSource, SourceError
+from holocall_desktop.capture.pacing import next_frame_index
 from holocall_desktop.capture.runner import SourceRunner
 from holocall_desktop.codec.base import Quality
 from holocall_desktop.model import DepthFrame
@@ -92,14 +93,9 @@ class LoopedSource:
         self._t0 = time.monotonic()
 
     def read(self, timeout: float = 1.0) -> DepthFrame | None:
-        now = time.monotonic() - self._t0
-        n = max(self._next, int(now * self._fps))
-        wait = n / self._fps - now
-        if wait > timeout:
-            time.sleep(max(0.0, timeout))
+        n = next_frame_index(self._t0, self._fps, self._next, timeout)
+        if n is None:
             return None
-        if wait > 0:
-            time.sleep(wait)
         self._next = n + 1
         base = self._frames[n % len(self._frames)]
         return dataclasses.replace(base, frame_number=n, timestamp=n / self._fps)
