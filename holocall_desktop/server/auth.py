@@ -17,6 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from holocall_desktop.protocol.signaling import ErrorCode
 from holocall_desktop.server.config import ConfigError, ServerConfig
 
 TokenType = Literal["access", "refresh"]
@@ -28,7 +29,7 @@ _REQUIRED = ["exp", "iat", "sub", "room", "role", "typ", "jti", "iss", "aud"]
 class AuthError(Exception):
     """A token or secret was refused; ``code`` is the protocol error code."""
 
-    def __init__(self, message: str, code: str = "unauthorized") -> None:
+    def __init__(self, message: str, code: str = ErrorCode.UNAUTHORIZED) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -180,7 +181,7 @@ class TokenService:
                 options={"require": _REQUIRED, "verify_signature": True},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise AuthError("token expired", code="token-expired") from exc
+            raise AuthError("token expired", code=ErrorCode.TOKEN_EXPIRED) from exc
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         typ = payload.get("typ")
@@ -195,7 +196,7 @@ class TokenService:
         if not isinstance(exp, int | float):
             raise AuthError("invalid exp claim")
         if room_id is not None and room != room_id:
-            raise AuthError("token is for another room", code="forbidden")
+            raise AuthError("token is for another room", code=ErrorCode.FORBIDDEN)
         return Claims(
             user_id=str(sub),
             room_id=str(room),

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from holocall_desktop.protocol.signaling import ErrorCode
 from holocall_desktop.server import messages as m
 from holocall_desktop.server.auth import (
     AuthError,
@@ -52,7 +53,7 @@ def cors_middleware(origins: tuple[str, ...]) -> Any:
         origin = allowed(request.headers.get("Origin"))
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             if origin is None:
-                return _error(403, "forbidden", "origin not allowed")
+                return _error(403, ErrorCode.FORBIDDEN, "origin not allowed")
             return web.Response(
                 status=204, headers={"Access-Control-Allow-Origin": origin, **CORS_HEADERS}
             )
@@ -128,12 +129,16 @@ class RestApi:
             data = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise web.HTTPBadRequest(
-                text=json.dumps({"code": "invalid-json", "message": f"body is not JSON: {exc}"}),
+                text=json.dumps(
+                    {"code": ErrorCode.INVALID_JSON, "message": f"body is not JSON: {exc}"}
+                ),
                 content_type="application/json",
             ) from None
         if not isinstance(data, dict):
             raise web.HTTPBadRequest(
-                text=json.dumps({"code": "invalid-body", "message": "body must be a JSON object"}),
+                text=json.dumps(
+                    {"code": ErrorCode.INVALID_BODY, "message": "body must be a JSON object"}
+                ),
                 content_type="application/json",
             )
         return data
@@ -145,7 +150,9 @@ class RestApi:
             return "u-" + uuid.uuid4().hex[:10]
         if not isinstance(value, str) or not m.ID_PATTERN.match(value):
             return _error(
-                400, "invalid-user-id", "userId must be 1-64 characters of A-Z a-z 0-9 _ . -"
+                400,
+                ErrorCode.INVALID_USER_ID,
+                "userId must be 1-64 characters of A-Z a-z 0-9 _ . -",
             )
         return value
 
@@ -205,7 +212,7 @@ class RestApi:
         ):
             return _error(
                 400,
-                "invalid-max-users",
+                ErrorCode.INVALID_MAX_USERS,
                 f"maxUsers must be an integer 1..{self.config.max_users_per_room}",
             )
         invite = new_invite_secret()
@@ -222,10 +229,10 @@ class RestApi:
         )
         limit = 0 if admin else self.config.max_rooms_per_ip
         if not await self.presence.create_room(info, limit):
-            self.metrics.inc("holocall_signal_rejected_total", reason="too-many-rooms")
+            self.metrics.inc("holocall_signal_rejected_total", reason=ErrorCode.TOO_MANY_ROOMS)
             return _error(
                 429,
-                "too-many-rooms",
+                ErrorCode.TOO_MANY_ROOMS,
                 f"at most {self.config.max_rooms_per_ip} active rooms per address",
             )
         pair = self.tokens.issue_pair(user_id=user_id, room_id=info.room_id, role="host")
@@ -243,7 +250,7 @@ class RestApi:
 
     async def list_rooms(self, request: web.Request) -> web.Response:
         if not self._is_admin(request):
-            return _error(403, "forbidden", "the admin token is required")
+            return _error(403, ErrorCode.FORBIDDEN, "the admin token is required")
         rooms = await self.presence.list_rooms()
         return web.json_response(
             {
@@ -264,18 +271,20 @@ class RestApi:
         room_id = request.match_info["roomId"]
         claims = self._room_claims(request, room_id)
         if not (self._is_admin(request) or (claims is not None and claims.is_host)):
-            return _error(403, "forbidden", "the room's host or the admin may close it")
+            return _error(403, ErrorCode.FORBIDDEN, "the room's host or the admin may close it")
         if await self.presence.get_room(room_id) is None:
-            return _error(404, "room-not-found", f"room {room_id} does not exist")
+            return _error(404, ErrorCode.ROOM_NOT_FOUND, f"room {room_id} does not exist")
         closed = await self.hub.close_room(room_id)
         return web.json_response({"roomId": room_id, "closed": True, "participants": closed})
 
     async def room_users(self, request: web.Request) -> web.Response:
         room_id = request.match_info["roomId"]
         if not (self._is_admin(request) or self._room_claims(request, room_id) is not None):
-            return _error(403, "forbidden", "a token for this room or the admin token is required")
+            return _error(
+                403, ErrorCode.FORBIDDEN, "a token for this room or the admin token is required"
+            )
         if await self.presence.get_room(room_id) is None:
-            return _error(404, "room-not-found", f"room {room_id} does not exist")
+            return _error(404, ErrorCode.ROOM_NOT_FOUND, f"room {room_id} does not exist")
         members = sorted(await self.presence.members(room_id), key=lambda x: x.seat)
         return web.json_response({"roomId": room_id, "users": [x.public() for x in members]})
 
@@ -284,11 +293,15 @@ class RestApi:
         user_id = request.match_info["userId"]
         claims = self._room_claims(request, room_id)
         if not (self._is_admin(request) or (claims is not None and claims.is_host)):
-            return _error(403, "forbidden", "only the room's host or the admin may remove users")
+            return _error(
+                403, ErrorCode.FORBIDDEN, "only the room's host or the admin may remove users"
+            )
         if claims is not None and claims.user_id == user_id:
-            return _error(400, "invalid-target", "the host cannot remove itself; leave instead")
+            return _error(
+                400, ErrorCode.INVALID_TARGET, "the host cannot remove itself; leave instead"
+            )
         if not await self.hub.kick(room_id, user_id):
-            return _error(404, "user-not-found", f"{user_id} is not in room {room_id}")
+            return _error(404, ErrorCode.USER_NOT_FOUND, f"{user_id} is not in room {room_id}")
         return web.json_response({"roomId": room_id, "userId": user_id, "removed": True})
 
     # ---- tokens ------------------------------------------------------------------------------
@@ -298,16 +311,16 @@ class RestApi:
         data = await self._body(request)
         invite = data.get("inviteSecret")
         if not isinstance(invite, str) or not invite:
-            return _error(400, "invalid-body", "inviteSecret (string) is required")
+            return _error(400, ErrorCode.INVALID_BODY, "inviteSecret (string) is required")
         user_id = self._user_id(data)
         if isinstance(user_id, web.Response):
             return user_id
         info = await self.presence.get_room(room_id)
         if info is None or not secret_matches(invite, info.invite_hash):
-            self.metrics.inc("holocall_signal_rejected_total", reason="bad-invite")
-            return _error(403, "forbidden", "unknown room or wrong invite secret")
+            self.metrics.inc("holocall_signal_rejected_total", reason=ErrorCode.BAD_INVITE)
+            return _error(403, ErrorCode.FORBIDDEN, "unknown room or wrong invite secret")
         if user_id == info.host_user_id or await self.presence.member(room_id, user_id):
-            return _error(409, "user-id-taken", f"{user_id} is already used in this room")
+            return _error(409, ErrorCode.USER_ID_TAKEN, f"{user_id} is already used in this room")
         pair = self.tokens.issue_pair(user_id=user_id, room_id=room_id, role="guest")
         return web.json_response(
             {"roomId": room_id, "userId": user_id, "role": "guest", **pair.as_json()}
@@ -317,16 +330,16 @@ class RestApi:
         data = await self._body(request)
         token = data.get("refreshToken")
         if not isinstance(token, str):
-            return _error(400, "invalid-body", "refreshToken (string) is required")
+            return _error(400, ErrorCode.INVALID_BODY, "refreshToken (string) is required")
         try:
             claims = self.tokens.verify(token, token_type="refresh")
         except AuthError as exc:
             return _error(401, exc.code, exc.message)
         if await self.presence.get_room(claims.room_id) is None:
-            return _error(404, "room-not-found", f"room {claims.room_id} no longer exists")
+            return _error(404, ErrorCode.ROOM_NOT_FOUND, f"room {claims.room_id} no longer exists")
         ttl = max(1.0, claims.expires_at - time.time() + self.tokens.leeway)
         if not await self.presence.consume_once(f"refresh|{claims.jti}", ttl):
-            return _error(401, "token-reused", "this refresh token was already used")
+            return _error(401, ErrorCode.TOKEN_REUSED, "this refresh token was already used")
         pair = self.tokens.issue_pair(
             user_id=claims.user_id, room_id=claims.room_id, role=claims.role
         )

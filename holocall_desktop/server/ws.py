@@ -11,10 +11,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from holocall_desktop.protocol.signaling import CloseCode, ErrorCode
 from holocall_desktop.server import messages as m
 from holocall_desktop.server.auth import AuthError, Claims, TokenService
 from holocall_desktop.server.config import ServerConfig
-from holocall_desktop.server.messages import CloseCode, ProtocolError
+from holocall_desktop.server.messages import ProtocolError
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import CONTROL, Presence
 from holocall_desktop.server.turn import ice_servers
@@ -164,7 +165,9 @@ class SignalingHub:
             return ws
 
         if len(self.connections) >= cfg.max_connections:
-            return await refuse(CloseCode.TRY_AGAIN_LATER, "server-full", "server is at capacity")
+            return await refuse(
+                CloseCode.TRY_AGAIN_LATER, ErrorCode.SERVER_FULL, "server is at capacity"
+            )
         try:
             claims = self.tokens.verify(request.query.get("token", ""), token_type="access")
         except AuthError as exc:
@@ -173,7 +176,7 @@ class SignalingHub:
         if wait > 0:
             return await refuse(
                 CloseCode.RATE_LIMITED,
-                "cooldown",
+                ErrorCode.COOLDOWN,
                 f"reconnecting too fast; retry in {wait:.1f} s",
                 retryAfter=round(wait, 2),
             )
@@ -191,17 +194,20 @@ class SignalingHub:
                     except Exception as exc:
                         # e.g. Redis unreachable: tell this client, keep its connection
                         log.warning("message from %s failed: %r", conn.user_id, exc)
-                        await self._error(conn, "internal-error", "temporary server error; retry")
+                        await self._error(
+                            conn, ErrorCode.INTERNAL_ERROR, "temporary server error; retry"
+                        )
                 elif msg.type == WSMsgType.BINARY:
                     await self._violation(
                         conn,
                         ProtocolError(
-                            "binary-not-supported", "binary frames are not part of the protocol"
+                            ErrorCode.BINARY_NOT_SUPPORTED,
+                            "binary frames are not part of the protocol",
                         ),
                     )
                 elif msg.type == WSMsgType.ERROR:  # oversized or broken frame; aiohttp closes
                     conn.abusive = True
-                    self.metrics.inc("holocall_signal_errors_total", code="frame-error")
+                    self.metrics.inc("holocall_signal_errors_total", code=ErrorCode.FRAME_ERROR)
                     break
         except Exception:  # one bad client never takes the server down
             log.exception("connection %s failed", conn.session)
@@ -215,7 +221,7 @@ class SignalingHub:
         if conn.room_id is None and not conn.joined_once and not conn.ws.closed:
             task = asyncio.ensure_future(
                 self._close_with_error(
-                    conn, CloseCode.JOIN_TIMEOUT, "join-timeout", "no join-room in time"
+                    conn, CloseCode.JOIN_TIMEOUT, ErrorCode.JOIN_TIMEOUT, "no join-room in time"
                 )
             )
             self._background.add(task)
@@ -273,7 +279,7 @@ class SignalingHub:
             await self._close_with_error(
                 conn,
                 CloseCode.POLICY_VIOLATION,
-                "too-many-errors",
+                ErrorCode.TOO_MANY_ERRORS,
                 f"closed after {conn.violations} protocol errors",
             )
 
@@ -288,7 +294,8 @@ class SignalingHub:
             await self._violation(
                 conn,
                 ProtocolError(
-                    "rate-limited", f"more than {cfg.message_rate:g} messages per second; dropped"
+                    ErrorCode.RATE_LIMITED,
+                    f"more than {cfg.message_rate:g} messages per second; dropped",
                 ),
             )
             return
@@ -312,27 +319,27 @@ class SignalingHub:
         claims = conn.claims
         if conn.room_id is not None:
             await self._error(
-                conn, "already-joined", f"already in room {conn.room_id}; leave first"
+                conn, ErrorCode.ALREADY_JOINED, f"already in room {conn.room_id}; leave first"
             )
             return
         if msg.room_id != claims.room_id:
             await self._violation(
-                conn, ProtocolError("forbidden", "this token is for another room")
+                conn, ProtocolError(ErrorCode.FORBIDDEN, "this token is for another room")
             )
             return
         if msg.user_id != claims.user_id:
             await self._violation(
-                conn, ProtocolError("forbidden", "userId does not match the token")
+                conn, ProtocolError(ErrorCode.FORBIDDEN, "userId does not match the token")
             )
             return
         result = await self.presence.join(msg.room_id, msg.user_id, claims.role, conn.session)
         self.metrics.inc("holocall_signal_joins_total", outcome=result.status)
         if result.status == "no-room":
-            await self._error(conn, "room-not-found", f"room {msg.room_id} does not exist")
+            await self._error(conn, ErrorCode.ROOM_NOT_FOUND, f"room {msg.room_id} does not exist")
             return
         if result.status == "banned":
             await self._close_with_error(
-                conn, CloseCode.FORBIDDEN, "forbidden", "you were removed from this room"
+                conn, CloseCode.FORBIDDEN, ErrorCode.FORBIDDEN, "you were removed from this room"
             )
             return
         if result.status == "full":
@@ -347,7 +354,10 @@ class SignalingHub:
         if previous is not None and previous.session != conn.session and previous.connected:
             old = self.local.get(key)
             order = control_close(
-                CloseCode.REPLACED, "replaced", "you connected again elsewhere", previous.session
+                CloseCode.REPLACED,
+                ErrorCode.REPLACED,
+                "you connected again elsewhere",
+                previous.session,
             )
             if old is not None and old is not conn:
                 await self.deliver(msg.room_id, msg.user_id, order)
@@ -376,7 +386,7 @@ class SignalingHub:
 
     async def _leave(self, conn: Connection, msg: m.LeaveRoom) -> None:
         if conn.room_id is None or conn.room_id != msg.room_id:
-            await self._error(conn, "not-in-room", f"not in room {msg.room_id}")
+            await self._error(conn, ErrorCode.NOT_IN_ROOM, f"not in room {msg.room_id}")
             return
         key = (conn.room_id, conn.user_id)
         if self.local.get(key) is conn:
@@ -386,15 +396,17 @@ class SignalingHub:
 
     async def _relay(self, conn: Connection, msg: m.Relay) -> None:
         if conn.room_id is None:
-            await self._error(conn, "not-in-room", f"join a room before sending {msg.type}")
+            await self._error(conn, ErrorCode.NOT_IN_ROOM, f"join a room before sending {msg.type}")
             return
         if msg.to == conn.user_id:
-            await self._error(conn, "invalid-target", f"{msg.type} cannot be sent to yourself")
+            await self._error(
+                conn, ErrorCode.INVALID_TARGET, f"{msg.type} cannot be sent to yourself"
+            )
             return
         target = await self.presence.member(conn.room_id, msg.to)
         if target is None or not target.connected:
             why = "is not in this room" if target is None else "is reconnecting; try again"
-            await self._error(conn, "unknown-peer", f"{msg.to} {why}", to=msg.to)
+            await self._error(conn, ErrorCode.UNKNOWN_PEER, f"{msg.to} {why}", to=msg.to)
             return
         await self.presence.send(conn.room_id, target, msg.forward(conn.user_id))
         self.metrics.inc("holocall_signal_relayed_total")
@@ -432,7 +444,9 @@ class SignalingHub:
         grace = self._grace.pop((room_id, user_id), None)
         if grace is not None:
             grace.cancel()
-        order = control_close(CloseCode.KICKED, "kicked", "the host removed you", gone.session)
+        order = control_close(
+            CloseCode.KICKED, ErrorCode.KICKED, "the host removed you", gone.session
+        )
         await self.presence.send(room_id, gone, order)
         await self.presence.broadcast(room_id, m.user_left(room_id, user_id, "kicked"))
         return True
@@ -445,7 +459,7 @@ class SignalingHub:
             if grace is not None:
                 grace.cancel()
             order = control_close(
-                CloseCode.ROOM_CLOSED, "room-closed", "the room was closed", member.session
+                CloseCode.ROOM_CLOSED, ErrorCode.ROOM_CLOSED, "the room was closed", member.session
             )
             await self.presence.send(room_id, member, order)
         return len(members)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from holocall_desktop.protocol.signaling import CloseCode, ErrorCode, MessageType
 from holocall_desktop.transport.api import CallConfig, CallState
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,14 @@ BACKOFF_MAX_S = 8.0
 JOIN_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 10.0
 
-# close codes (docs/server.md)
+#: close codes after which reconnecting cannot help, with what the user is told
 _FATAL_CLOSE = {
-    4003: "you were removed from this room earlier",
-    4009: "you joined this room again from somewhere else",
-    4010: "the host removed you from the room",
-    4011: "the host closed the room",
-    1008: "the server disconnected this client for protocol errors",
-    1009: "the server refused a message that was too large",
+    CloseCode.FORBIDDEN: "you were removed from this room earlier",
+    CloseCode.REPLACED: "you joined this room again from somewhere else",
+    CloseCode.KICKED: "the host removed you from the room",
+    CloseCode.ROOM_CLOSED: "the host closed the room",
+    CloseCode.POLICY_VIOLATION: "the server disconnected this client for protocol errors",
+    CloseCode.MESSAGE_TOO_BIG: "the server refused a message that was too large",
 }
 
 
@@ -49,11 +50,19 @@ class SignalingError(Exception):
     """A failure with a one-line message for the user; ``retry`` says whether reconnecting
     may help (network trouble) or not (bad invite, room full, kicked…)."""
 
-    def __init__(self, message: str, retry: bool = False, retry_after: float = 0.0) -> None:
+    def __init__(
+        self,
+        message: str,
+        retry: bool = False,
+        retry_after: float = 0.0,
+        token_rejected: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry = retry
         self.retry_after = retry_after
+        #: the server refused the access token: refresh it once and reconnect
+        self.token_rejected = token_rejected
 
 
 class SignalingHandler(Protocol):
@@ -232,7 +241,7 @@ class SignalingClient:
         ws = self._ws
         if ws is not None and not ws.closed:
             if self.room_id is not None:
-                await self.send({"type": "leave-room", "roomId": self.room_id})
+                await self.send({"type": MessageType.LEAVE_ROOM, "roomId": self.room_id})
             await ws.close()
 
     async def run(self) -> None:
@@ -283,7 +292,7 @@ class SignalingClient:
             except SignalingError as exc:
                 if self._leaving:
                     return
-                if exc.message == "token-rejected":
+                if exc.token_rejected:
                     if refreshed_for_4001 or self.tokens is None:
                         state(
                             CallState.FAILED,
@@ -361,7 +370,11 @@ class SignalingClient:
         try:
             await ws.send_str(
                 json.dumps(
-                    {"type": "join-room", "roomId": tokens.room_id, "userId": tokens.user_id}
+                    {
+                        "type": MessageType.JOIN_ROOM,
+                        "roomId": tokens.room_id,
+                        "userId": tokens.user_id,
+                    }
                 )
             )
             joined = False
@@ -385,7 +398,7 @@ class SignalingClient:
                         log.warning("signaling: ignoring a frame without a type")
                         continue
                     kind = data["type"]
-                    if kind == "room-state":
+                    if kind == MessageType.ROOM_STATE:
                         joined = True
                         self._joined_once = True
                         self.seat = data.get("seat") if isinstance(data.get("seat"), int) else None
@@ -395,16 +408,16 @@ class SignalingClient:
                             CallState.JOINED,
                             "rejoined the room" if data.get("rejoined") else "joined the room",
                         )
-                    elif kind == "room-full":
+                    elif kind == MessageType.ROOM_FULL:
                         raise SignalingError(
                             f"the room is full ({data.get('maxUsers', '?')} participants at most)"
                         )
-                    elif kind == "server-shutdown":
+                    elif kind == MessageType.SERVER_SHUTDOWN:
                         pending_error = SignalingError(
                             "the signaling server is shutting down", retry=True
                         )
                         continue
-                    elif kind == "error":
+                    elif kind == MessageType.ERROR:
                         err = self._error(data, joined)
                         if err is not None:
                             pending_error = err
@@ -421,13 +434,13 @@ class SignalingClient:
             if self._leaving:
                 return
             code = ws.close_code
-            if code == 4001:
-                raise SignalingError("token-rejected")
+            if code == CloseCode.UNAUTHORIZED:
+                raise _token_rejected()
             if code in _FATAL_CLOSE:
-                raise SignalingError(_FATAL_CLOSE[code])
+                raise SignalingError(_FATAL_CLOSE[CloseCode(code)])
             if pending_error is not None:
                 raise pending_error
-            if code == 4008:
+            if code == CloseCode.JOIN_TIMEOUT:
                 raise SignalingError("the server timed out our join", retry=True)
             raise SignalingError(
                 f"the signaling connection closed (code {code})"
@@ -441,19 +454,39 @@ class SignalingClient:
                 await ws.close()
 
     def _error(self, data: dict[str, Any], joined: bool) -> SignalingError | None:
-        code = str(data.get("code", ""))
-        message = str(data.get("message", code))
-        log.info("signaling error %s: %s", code, message)
-        if code == "cooldown":
+        """What an ``error`` frame means for the connection (decided on its code, never on
+        its text); ``None``: the call goes on."""
+        raw = str(data.get("code", ""))
+        message = str(data.get("message", raw))
+        log.info("signaling error %s: %s", raw, message)
+        try:
+            code = ErrorCode(raw)
+        except ValueError:
+            return None  # a code this client does not know: informational
+        if code == ErrorCode.COOLDOWN:
             retry_after = data.get("retryAfter")
             wait = float(retry_after) if isinstance(retry_after, int | float) else 5.0
             return SignalingError(f"reconnecting too fast ({message})", True, wait)
-        if code in ("unauthorized", "token-expired"):
-            return SignalingError("token-rejected")
-        if code == "room-not-found":
+        if code in (ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED):
+            return _token_rejected()
+        if code == ErrorCode.ROOM_NOT_FOUND:
             return SignalingError("the room does not exist (closed or never created)")
-        if code == "server-full":
+        if code == ErrorCode.SERVER_FULL:
             return SignalingError("the signaling server is full; try later", retry=True)
-        if code in ("kicked", "replaced", "room-closed", "too-many-errors", "forbidden"):
+        if code in _FATAL_ERRORS:
             return SignalingError(message)
         return None
+
+
+#: error codes that end the call (the server closes the connection after them)
+_FATAL_ERRORS = (
+    ErrorCode.KICKED,
+    ErrorCode.REPLACED,
+    ErrorCode.ROOM_CLOSED,
+    ErrorCode.TOO_MANY_ERRORS,
+    ErrorCode.FORBIDDEN,
+)
+
+
+def _token_rejected() -> SignalingError:
+    return SignalingError("the server refused the access token", token_rejected=True)

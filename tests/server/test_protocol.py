@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from holocall_desktop.protocol.signaling import SERVER_TYPES
 from holocall_desktop.server.app import SignalingServer
 from holocall_desktop.server.config import ServerConfig
-from holocall_desktop.server.messages import SDP_TYPES, SERVER_TYPES
+from holocall_desktop.server.messages import SDP_TYPES
 from tests.server.client import SignalClient, create_room, invite
 from tests.server.conftest import ServerFactory
 
