@@ -26,6 +26,9 @@ from holocall_desktop.model import DepthFrame
 
 #: aiortc's limit on one data-channel message (SCTP ``max_message_size`` it advertises).
 MAX_MESSAGE_BYTES = 65536
+#: how a codec's payloads travel: messages on the ``hologram`` data channel, or a video track
+DATACHANNEL = "datachannel"
+VIDEOTRACK = "videotrack"
 
 PayloadT = TypeVar("PayloadT", bytes, npt.NDArray[np.uint8])
 
@@ -105,22 +108,37 @@ class Encoder(ABC, Generic[PayloadT]):
 
 
 class Decoder(ABC, Generic[PayloadT]):
-    """Decodes the payloads of one stream."""
+    """Decodes the payloads of one stream, in two steps so that a transport can keep the cheap
+    one on its event loop and run the costly one in a thread pool:
+
+    - :meth:`assemble` collects payloads (fragment reassembly) and returns a whole frame's
+      data once it is complete; cheap, stateful, called in arrival order on one thread;
+    - :meth:`decode_whole` turns that data into a frame; costly and stateless, so it may run on
+      any thread, several at a time.
+    """
+
+    def assemble(self, payload: PayloadT) -> PayloadT | None:
+        """Feed one payload; a whole frame's data when one is complete, else ``None``. The
+        default: every payload is a whole frame. Raises :class:`CodecError` for input that can
+        never be part of a valid frame."""
+        return payload
 
     @abstractmethod
-    def decode(self, payload: PayloadT) -> DepthFrame | None:
-        """Feed one payload; return a frame when one is complete, else ``None``.
+    def decode_whole(self, whole: PayloadT) -> DepthFrame:
+        """Decode what :meth:`assemble` returned; :class:`CodecError` if it is malformed."""
 
-        Raises :class:`CodecError` for input that can never be part of a valid frame.
-        """
+    def decode(self, payload: PayloadT) -> DepthFrame | None:
+        """Both steps: a frame when ``payload`` completes one, else ``None``."""
+        whole = self.assemble(payload)
+        return None if whole is None else self.decode_whole(whole)
 
 
 class VolumetricCodec(ABC, Generic[PayloadT]):
     """A named codec: a factory of encoders and decoders (see :mod:`.registry`)."""
 
-    #: registry name, e.g. ``"volumetric-dc"``
+    #: registry name, e.g. ``"volumetric-dc"`` (set by :mod:`.registry` from its table)
     name: ClassVar[str]
-    #: ``"datachannel"`` (payloads are ``bytes``) or ``"videotrack"`` (payloads are RGB images)
+    #: :data:`DATACHANNEL` (payloads are ``bytes``) or :data:`VIDEOTRACK` (RGB images)
     transport: ClassVar[str]
 
     @classmethod

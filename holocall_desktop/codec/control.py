@@ -71,14 +71,12 @@ ALL_CAPABILITIES = Capability(0x3F)
 
 
 class Codec(IntEnum):
-    """The volumetric codec a participant sends with (``hello.codec``)."""
+    """The volumetric codec a participant sends with (``hello.codec``); which codec each number
+    names is in :mod:`holocall_desktop.codec.registry`'s table."""
 
     NONE = 0
     VOLUMETRIC_DC = 1
     HUE_VIDEO = 2
-
-
-CODEC_NAMES = {Codec.VOLUMETRIC_DC: "volumetric-dc", Codec.HUE_VIDEO: "hue-video"}
 
 
 class ByeReason(IntEnum):

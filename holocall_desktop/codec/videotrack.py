@@ -27,8 +27,14 @@ import numpy as np
 import numpy.typing as npt
 
 from holocall_desktop.codec import huecode
-from holocall_desktop.codec.base import CodecError, Decoder, Encoder, Quality, VolumetricCodec
-from holocall_desktop.codec.registry import register
+from holocall_desktop.codec.base import (
+    VIDEOTRACK,
+    CodecError,
+    Decoder,
+    Encoder,
+    Quality,
+    VolumetricCodec,
+)
 from holocall_desktop.codec.volumetric import decimate
 from holocall_desktop.codec.wire import MAX_SIDE, check_size
 from holocall_desktop.model import DepthFrame, Extrinsics, Intrinsics
@@ -235,15 +241,14 @@ class VideoTrackDecoder(Decoder[U8]):
     def __init__(self, erode: int = 1) -> None:
         self.erode = erode
 
-    def decode(self, payload: U8) -> DepthFrame | None:
-        return unpack_frame(payload, self.erode)
+    def decode_whole(self, whole: U8) -> DepthFrame:
+        return unpack_frame(whole, self.erode)
 
 
-@register("hue-video")
 class HueVideoCodec(VolumetricCodec[U8]):
     """Hue-coded depth beside colour in one frame of a VP8/H.264 video track."""
 
-    transport = "videotrack"
+    transport = VIDEOTRACK
 
     @classmethod
     def encoder(cls, quality: Quality | None = None) -> VideoTrackEncoder:

@@ -22,6 +22,7 @@ from PIL import Image
 
 from holocall_desktop.codec import depthcode as dc
 from holocall_desktop.codec.base import (
+    DATACHANNEL,
     MAX_MESSAGE_BYTES,
     CodecError,
     Decoder,
@@ -30,7 +31,6 @@ from holocall_desktop.codec.base import (
     VolumetricCodec,
 )
 from holocall_desktop.codec.fragment import Reassembler, fragment
-from holocall_desktop.codec.registry import register
 from holocall_desktop.codec.wire import (
     Reader,
     pack_extrinsics,
@@ -411,23 +411,22 @@ def _parse(body: memoryview) -> DepthFrame:
 
 
 class VolumetricDecoder(Decoder[bytes]):
-    """Reassembles fragments and decodes complete frames."""
+    """Reassembles fragments (:meth:`assemble`) and decodes complete frames."""
 
     def __init__(self, max_pending: int = 4) -> None:
         self.reassembler = Reassembler(max_pending)
 
-    def decode(self, payload: bytes) -> DepthFrame | None:
-        whole = self.reassembler.push(payload)
-        if whole is None:
-            return None
+    def assemble(self, payload: bytes) -> bytes | None:
+        return self.reassembler.push(payload)
+
+    def decode_whole(self, whole: bytes) -> DepthFrame:
         return decode_payload(whole)
 
 
-@register("volumetric-dc")
 class VolumetricDataChannelCodec(VolumetricCodec[bytes]):
     """Depth + colour over the unordered ``hologram`` data channel."""
 
-    transport = "datachannel"
+    transport = DATACHANNEL
 
     @classmethod
     def encoder(cls, quality: Quality | None = None) -> VolumetricEncoder:
