@@ -23,6 +23,11 @@ def packed_to_video_frame(image: np.ndarray[Any, Any], pts: int) -> VideoFrame:
     return frame
 
 
+def video_frame_to_rgb(frame: VideoFrame) -> np.ndarray[Any, Any]:
+    """The RGB image of a received video frame (what a video-track codec decodes)."""
+    return frame.to_ndarray(format="rgb24")
+
+
 class HologramVideoTrack(VideoStreamTrack):
     """Sends the newest packed hologram frame; a frame the encoder had no time for is replaced
     by the next one (latest wins, nothing queues). One track per peer connection."""

@@ -102,7 +102,7 @@ def test_browser_like_peer_with_trickled_candidates(signal_server: RunningServer
         rec.wait_connected("browser")
         # ICE could connect through a peer-reflexive candidate alone: check that the trickled
         # candidates themselves reached the ICE agent (host candidates on 127.0.0.1)
-        ice = eng._peers["browser"].pc.sctp.transport.transport
+        ice = eng._topology.peers["browser"].pc.sctp.transport.transport
         remote = ice.getRemoteCandidates()
         assert [c.type for c in remote if c.ip == "127.0.0.1"].count("host") >= 1
         ours = hello.result(15)

@@ -1,0 +1,325 @@
+"""The mesh topology: one aiortc peer connection to each other participant (2–3 people).
+
+Runs on the engine's event loop. Whoever is already in the room offers to a newcomer
+(``user-joined``); on glare (both offered at once) the smaller user id keeps its offer; a
+participant that comes back after a signaling outage offers to everyone it has no connection
+with. Peers report here through :class:`~holocall_desktop.transport.peer.PeerEvents`; this
+reports upward through :class:`~holocall_desktop.transport.topology.TopologyEvents`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+
+from holocall_desktop.codec import control as wire
+from holocall_desktop.model import DepthFrame
+from holocall_desktop.model.avatar import AvatarFrame
+from holocall_desktop.protocol.signaling import MessageType
+from holocall_desktop.transport.api import (
+    PeerConnection,
+    PeerStats,
+    RemoteAnchor,
+    RemoteAvatar,
+    RemoteFrame,
+)
+from holocall_desktop.transport.peer import LocalInfo, Peer
+from holocall_desktop.transport.topology import SendSignal, TopologyEvents
+
+log = logging.getLogger(__name__)
+
+
+class MeshTopology:
+    """See the module doc; implements :class:`~holocall_desktop.transport.topology.Topology`."""
+
+    def __init__(
+        self,
+        user_id: str,
+        local: LocalInfo,
+        events: TopologyEvents,
+        send: SendSignal,
+        ice_servers: Callable[[], list[Any]],
+        decode_pool: concurrent.futures.Executor,
+        *,
+        max_peers: int,
+        video: bool,
+        local_audio: Any = None,
+        peer_timeout: float = 5.0,
+        connect_timeout: float = 20.0,
+    ) -> None:
+        self.user_id = user_id
+        self.local = local
+        self.events = events
+        self._send = send
+        self._ice_servers = ice_servers
+        self._pool = decode_pool
+        self.max_peers = max_peers
+        self.video = video
+        self.peer_timeout = peer_timeout
+        self.connect_timeout = connect_timeout
+        self._local_audio = local_audio
+        self._relay: MediaRelay | None = None
+        self.peers: dict[str, Peer] = {}
+        self._seats: dict[str, int] = {}
+        self._my_seat = -1
+        self._leaving = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def my_seat(self) -> int:
+        return self._my_seat
+
+    # ---- room messages -----------------------------------------------------------------------
+
+    async def handle(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        try:
+            if kind == MessageType.ROOM_STATE:
+                await self._room_state(msg)
+            elif kind == MessageType.USER_JOINED:
+                await self._user_joined(msg)
+            elif kind == MessageType.USER_LEFT:
+                user = msg.get("userId")
+                if isinstance(user, str):
+                    await self.drop(user, str(msg.get("reason", "left")))
+            elif kind == MessageType.OFFER:
+                await self._offer(msg)
+            elif kind == MessageType.ANSWER:
+                await self._answer(msg)
+            elif kind == MessageType.ICE_CANDIDATE:
+                peer = self.peers.get(str(msg.get("from")))
+                cand = msg.get("candidate")
+                if peer is not None and isinstance(cand, dict):
+                    await peer.add_candidate(cand)
+        except Exception as exc:  # one bad peer or message must not end the call
+            log.exception("handling %s failed", kind)
+            sender = msg.get("from") or msg.get("userId")
+            if isinstance(sender, str) and sender in self.peers:
+                await self.drop(sender, f"negotiation failed: {exc}")
+
+    async def _room_state(self, msg: dict[str, Any]) -> None:
+        self._my_seat = _seat(msg)
+        others = [
+            p
+            for p in msg.get("participants", [])
+            if isinstance(p, dict)
+            and isinstance(p.get("userId"), str)
+            and p["userId"] != self.user_id
+        ]
+        for p in others:
+            self._seats[p["userId"]] = _seat(p)
+        if msg.get("rejoined"):
+            # we came back: offer to everyone we have no connection with (they will not see a
+            # user-joined for us, so nobody else would start one)
+            for p in others:
+                if p["userId"] not in self.peers and p.get("connected", True):
+                    await self._start_offer(p["userId"], _seat(p))
+
+    async def _user_joined(self, msg: dict[str, Any]) -> None:
+        user = msg.get("userId")
+        if not isinstance(user, str) or user == self.user_id:
+            return
+        self._seats[user] = _seat(msg)
+        await self._start_offer(user, _seat(msg))
+
+    async def _start_offer(self, user: str, seat: int) -> None:
+        if len(self.peers) >= self.max_peers and user not in self.peers:
+            log.warning("mesh is full (%d peers); not connecting to %s", len(self.peers), user)
+            return
+        old = self.peers.pop(user, None)
+        if old is not None:
+            await old.close()
+        peer = self._new_peer(user, seat, offerer=True)
+        peer.add_media(self._audio_for_peer(), self.video)
+        sdp = await peer.make_offer()
+        if peer.closed:
+            return
+        await self._send({"type": MessageType.OFFER, "to": user, "sdp": sdp})
+
+    async def _offer(self, msg: dict[str, Any]) -> None:
+        user = msg.get("from")
+        sdp = msg.get("sdp")
+        if not isinstance(user, str) or not isinstance(sdp, dict):
+            return
+        old = self.peers.get(user)
+        if old is not None:
+            # glare (both offered): the smaller user id keeps its offer
+            if old.offerer and old.has_local_offer and self.user_id < user:
+                return
+            self.peers.pop(user, None)
+            await old.close()
+        if len(self.peers) >= self.max_peers:
+            log.warning("mesh is full; refusing the offer from %s", user)
+            return
+        peer = self._new_peer(user, self._seats.get(user, -1), offerer=False)
+        answer = await peer.accept_offer(sdp, self._audio_for_peer(), self.video)
+        if not peer.closed:
+            await self._send({"type": MessageType.ANSWER, "to": user, "sdp": answer})
+
+    async def _answer(self, msg: dict[str, Any]) -> None:
+        peer = self.peers.get(str(msg.get("from")))
+        sdp = msg.get("sdp")
+        if peer is None or not isinstance(sdp, dict) or not peer.has_local_offer:
+            return
+        await peer.accept_answer(sdp)
+
+    def _new_peer(self, user: str, seat: int, offerer: bool) -> Peer:
+        peer = Peer(user, seat, offerer, self._ice_servers(), self.local, self, self._pool)
+        self.peers[user] = peer
+        self.events.participant_changed(peer.info())
+        return peer
+
+    def _audio_for_peer(self) -> Any:
+        if self._local_audio is None:
+            return None
+        if self._relay is None:
+            self._relay = MediaRelay()
+        return self._relay.subscribe(self._local_audio, buffered=False)
+
+    async def drop(self, user_id: str, reason: str, peer: Peer | None = None) -> None:
+        """Close the connection to ``user_id`` and report it gone. With ``peer``, only if
+        that is still the current connection (an old one being replaced just closes)."""
+        current = self.peers.get(user_id)
+        if peer is not None and current is not peer:
+            await peer.close()
+            return
+        gone = self.peers.pop(user_id, None)
+        if gone is None:
+            return
+        if self._leaving:
+            reason = "you left"
+        log.info("peer %s gone: %s", user_id, reason)
+        await gone.close()
+        self.events.participant_left(user_id, reason)
+
+    # ---- PeerEvents (what the peers report) --------------------------------------------------
+
+    def peer_changed(self, peer: Peer) -> None:
+        if self.peers.get(peer.user_id) is peer:
+            self.events.participant_changed(peer.info())
+
+    def peer_frame(self, peer: Peer, frame: DepthFrame, received: float) -> None:
+        self.events.frame_received(
+            RemoteFrame(
+                user_id=peer.user_id,
+                frame=frame,
+                capture_time=peer.to_local_time(frame.timestamp),
+                received_time=received,
+                sequence=frame.frame_number,
+            )
+        )
+
+    def peer_avatar(self, peer: Peer, frame: AvatarFrame, received: float) -> None:
+        self.events.avatar_received(RemoteAvatar(peer.user_id, frame, received))
+
+    def peer_anchor(self, peer: Peer, anchor: RemoteAnchor) -> None:
+        self.events.anchor_received(anchor)
+
+    def peer_audio(self, peer: Peer, track: Any) -> None:
+        self.events.audio_received(peer.user_id, track)
+
+    def peer_gone(self, peer: Peer, reason: str) -> None:
+        self._schedule(self.drop(peer.user_id, reason, peer))
+
+    def _schedule(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- sending -----------------------------------------------------------------------------
+
+    def set_local(self, local: LocalInfo) -> None:
+        self.local = local
+        for peer in self.peers.values():
+            peer.set_local(local)
+
+    def receivers(self, video: bool) -> int:
+        if video:
+            return sum(1 for p in self.peers.values() if p.video_track is not None)
+        return sum(1 for p in self.peers.values() if p.hologram_open)
+
+    def send_hologram_frame(self, payloads: list[Any], video: bool) -> int:
+        sent = 0
+        for peer in list(self.peers.values()):
+            ok = peer.send_video(payloads[0]) if video else peer.send_fragments(payloads)
+            sent += ok
+        return sent
+
+    def send_hologram(self, messages: list[bytes]) -> None:
+        for peer in self.peers.values():
+            peer.send_hologram(messages)
+
+    def send_raw(self, channel: str, data: bytes | str, to: str | None) -> None:
+        for peer in list(self.peers.values()):
+            if to is None or peer.user_id == to:
+                peer.send_raw(channel, data)
+
+    def frame_drawn(self, user_id: str, when: float, latency_ms: float) -> None:
+        peer = self.peers.get(user_id)
+        if peer is not None:
+            peer.metrics.record_latency(when, latency_ms)
+
+    # ---- keep-alive and stats ----------------------------------------------------------------
+
+    async def keep_alive(self, now: float) -> None:
+        for peer in list(self.peers.values()):
+            if peer.connection == PeerConnection.CONNECTED and peer.control_open:
+                peer.send_ping()
+                if now - peer.last_heard > self.peer_timeout:
+                    await self.drop(peer.user_id, f"no answer for {self.peer_timeout:.0f} s")
+            elif (
+                peer.connection != PeerConnection.CONNECTED
+                and now - peer.created > self.connect_timeout
+            ):
+                await self.drop(peer.user_id, "could not connect (ICE/DTLS timeout)")
+
+    async def collect_stats(self) -> list[PeerStats]:
+        stats = []
+        for peer in list(self.peers.values()):
+            st = await peer.collect_stats(time.monotonic())
+            stats.append(st)
+            if peer.connection == PeerConnection.CONNECTED:
+                peer.send_control(
+                    wire.QualityFeedback(
+                        loss=st.loss,
+                        fps=st.fps_in,
+                        latency_ms=st.latency_ms,
+                        max_bitrate_kbps=peer.metrics.bitrate_request(st),
+                    )
+                )
+        return stats
+
+    def feedback(self) -> list[wire.QualityFeedback | None]:
+        return [p.metrics.remote_feedback for p in self.peers.values()]
+
+    async def say_goodbye(self, reason: wire.ByeReason) -> None:
+        self._leaving = True
+        for peer in list(self.peers.values()):
+            peer.send_control(wire.Bye(reason))
+        await asyncio.sleep(0.05)  # let the byes go out before the transports close
+
+    async def close(self, reason: str) -> None:
+        for user in list(self.peers):
+            await self.drop(user, reason)
+        self._relay = None
+
+
+def _seat(p: dict[str, Any]) -> int:
+    seat = p.get("seat")
+    return seat if isinstance(seat, int) else -1
+
+
+async def drain(track: Any) -> None:
+    """Consume a track nobody listens to (aiortc would queue its frames without bound)."""
+    while True:
+        try:
+            await track.recv()
+        except MediaStreamError:
+            return

@@ -1,0 +1,176 @@
+"""What is measured about one remote participant: counters, the clock estimate, the stats.
+
+:class:`PeerMetrics` belongs to one :class:`~holocall_desktop.transport.peer.Peer` and lives on
+the engine's event loop, except :meth:`PeerMetrics.record_latency`, which the UI thread may call
+(a deque append, atomic under the GIL; :meth:`collect` copies the deque in one step).
+"""
+
+from __future__ import annotations
+
+import collections
+import statistics
+import time
+from typing import Any
+
+from holocall_desktop.codec import control as wire
+from holocall_desktop.transport.api import PeerStats
+
+#: receivers ask for less above this loss, and never for less than this bitrate
+LOSS_LIMIT = 0.05
+QUEUE_LIMIT_MS = 80.0
+MIN_REQUEST_KBPS = 100
+#: clock samples kept; the offset comes from the one with the smallest round trip
+CLOCK_SAMPLES = 16
+
+
+class ClockEstimate:
+    """Round trip and wall-clock offset from our pings and their pongs (NTP-style)."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.pending: dict[int, float] = {}  # seq -> t1 of the pings not answered yet
+        self.samples: collections.deque[tuple[float, float]] = collections.deque(
+            maxlen=CLOCK_SAMPLES
+        )
+        self.rtt_s: float | None = None
+        self.offset_s: float | None = None
+
+    def next_ping(self) -> wire.Ping:
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        t1 = time.time()
+        self.pending[self.seq] = t1
+        while len(self.pending) > CLOCK_SAMPLES:
+            del self.pending[next(iter(self.pending))]
+        return wire.Ping(self.seq, t1)
+
+    def on_pong(self, msg: wire.Pong, now: float) -> bool:
+        """Take a pong received at ``now``; False if it answers no ping of ours."""
+        if self.pending.pop(msg.seq, None) != msg.t1:
+            return False
+        self.samples.append(wire.clock_sample(msg, now))
+        self.rtt_s = statistics.median(r for r, _ in self.samples)
+        self.offset_s = min(self.samples)[1]
+        return True
+
+    def to_local_time(self, remote_time: float) -> float:
+        return remote_time - (self.offset_s or 0.0)
+
+
+class PeerMetrics:
+    """Counters of one peer and the :class:`PeerStats` made from them once a second."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.frames_in = 0
+        self.frames_out = 0
+        self.frames_bad = 0
+        self.frames_dropped = 0
+        self.frames_skipped = 0  # not sent: the path was still busy with earlier frames
+        self.ids_seen = 0  # frame-id advance on the data channel (for loss)
+        self.ids_done = 0
+        self.frame_times: collections.deque[float] = collections.deque(maxlen=240)
+        self.latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
+        self.clock = ClockEstimate()
+        self.remote_feedback: wire.QualityFeedback | None = None
+        self.stats = PeerStats(user_id)
+        self._prev = (0, 0, 0.0, 0, 0)  # bytes_in, bytes_out, time, ids_seen, ids_done
+        self._dropped_prev = 0
+        self._rtp_prev = (0, 0)  # RTP packets received, lost (getStats is cumulative)
+        self._wire_prev: tuple[float, float] | None = None  # DTLS bytes in, out
+
+    def record_latency(self, when: float, latency_ms: float) -> None:
+        """A frame of this peer was drawn ``latency_ms`` after its capture (any thread)."""
+        self.latencies.append((when, latency_ms))
+
+    def bitrate_request(self, st: PeerStats) -> int:
+        """The bitrate (kbit/s) to ask this peer for: 0 (no limit) while its stream arrives
+        well; 70 % of what arrives when over 5 % of it is lost, when frames arrive faster than
+        they can be decoded (latest-wins drops), or when frames spend more than 80 ms between
+        capture and display beyond the one-way network delay (queueing for CPU somewhere)."""
+        dropped = st.frames_dropped - self._dropped_prev
+        self._dropped_prev = st.frames_dropped
+        queueing = (
+            st.latency_ms is not None and st.latency_ms - (st.rtt_ms or 0.0) / 2 > QUEUE_LIMIT_MS
+        )
+        struggling = (
+            (st.loss or 0.0) > LOSS_LIMIT or dropped > 0.2 * max(1.0, st.fps_in) or queueing
+        )
+        if not struggling or st.bitrate_in_kbps <= 0:
+            return 0
+        return max(MIN_REQUEST_KBPS, int(st.bitrate_in_kbps * 0.7))
+
+    def collect(self, rtp: dict[str, float | None], now_mono: float) -> PeerStats:
+        b_in, b_out, t_prev, seen_prev, done_prev = self._prev
+        dt = max(1e-3, now_mono - t_prev) if t_prev else 1.0
+        rate_in = (self.bytes_in - b_in) * 8 / 1000 / dt
+        rate_out = (self.bytes_out - b_out) * 8 / 1000 / dt
+        wire_in, wire_out = rtp.get("wire_in"), rtp.get("wire_out")
+        if wire_in is not None and wire_out is not None:
+            if self._wire_prev is not None and t_prev:
+                # everything on the wire: data channels and media, with their overhead
+                rate_in = (wire_in - self._wire_prev[0]) * 8 / 1000 / dt
+                rate_out = (wire_out - self._wire_prev[1]) * 8 / 1000 / dt
+            self._wire_prev = (wire_in, wire_out)
+        seen = self.ids_seen - seen_prev
+        done = self.ids_done - done_prev
+        self._prev = (self.bytes_in, self.bytes_out, now_mono, self.ids_seen, self.ids_done)
+        fps = sum(1 for t in self.frame_times if now_mono - t <= 1.0)
+        wall = time.time()
+        # list() copies in one step: record_latency() appends from the UI thread
+        recent = [ms for t, ms in list(self.latencies) if wall - t <= 1.0]
+        fb = self.remote_feedback
+        # the worst of the RTP streams and the hologram channel's frames
+        losses = [x for x in (rtp.get("loss"),) if x is not None]
+        if seen > 0:
+            losses.append(max(0.0, 1.0 - done / seen))
+        loss = max(losses) if losses else None
+        clock = self.clock
+        self.stats = PeerStats(
+            user_id=self.user_id,
+            rtt_ms=None if clock.rtt_s is None else clock.rtt_s * 1000,
+            loss=loss,
+            jitter_ms=rtp.get("jitter_ms"),
+            bitrate_in_kbps=rate_in,
+            bitrate_out_kbps=rate_out,
+            fps_in=float(fps),
+            latency_ms=statistics.median(recent) if recent else None,
+            frames_in=self.frames_in,
+            frames_bad=self.frames_bad,
+            clock_offset_ms=None if clock.offset_s is None else clock.offset_s * 1000,
+            frames_out=self.frames_out,
+            frames_dropped=self.frames_dropped,
+            frames_skipped=self.frames_skipped,
+            remote_fps_in=fb.fps if fb is not None else None,
+            remote_loss=fb.loss if fb is not None else None,
+            remote_latency_ms=fb.latency_ms if fb is not None else None,
+        )
+        return self.stats
+
+    def rtp_from_report(self, report: Any) -> dict[str, float | None]:
+        """From aiortc's ``getStats()`` report: loss and jitter of the incoming RTP streams
+        (video track, audio) over the last interval, and the bytes on the DTLS transport
+        (``wire_in``, ``wire_out``: data channels and media together, cumulative)."""
+        received = lost = 0
+        wire_in = wire_out = 0
+        jitters: list[float] = []
+        for stat in report.values():
+            kind = getattr(stat, "type", None)
+            if kind == "inbound-rtp":
+                received += int(getattr(stat, "packetsReceived", 0) or 0)
+                lost += max(0, int(getattr(stat, "packetsLost", 0) or 0))
+                if getattr(stat, "packetsReceived", 0):
+                    clock = 90000 if getattr(stat, "kind", "") == "video" else 48000
+                    jitters.append(float(getattr(stat, "jitter", 0) or 0) / clock * 1000)
+            elif kind == "transport":
+                wire_in += int(getattr(stat, "bytesReceived", 0) or 0)
+                wire_out += int(getattr(stat, "bytesSent", 0) or 0)
+        out: dict[str, float | None] = {"wire_in": float(wire_in), "wire_out": float(wire_out)}
+        d_received, d_lost = received - self._rtp_prev[0], lost - self._rtp_prev[1]
+        self._rtp_prev = (received, lost)
+        if d_received + d_lost > 0:
+            out["loss"] = max(0.0, d_lost / (d_received + d_lost))
+        if jitters:
+            out["jitter_ms"] = max(jitters)
+        return out

@@ -1,0 +1,87 @@
+"""How this participant is connected to the others: the interface the call engine drives.
+
+A topology turns room messages from the signaling server into connections and carries media
+over them. The mesh (:class:`~holocall_desktop.transport.mesh.MeshTopology`: one aiortc peer
+connection to each other participant) is the one we have; an SFU topology (one connection to a
+media server that forwards everyone) plugs in behind the same interface.
+
+Everything runs on the engine's event loop. A topology reports upward only through
+:class:`TopologyEvents`, never by calling the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from holocall_desktop.codec import control as wire
+from holocall_desktop.transport.api import (
+    ParticipantInfo,
+    PeerStats,
+    RemoteAnchor,
+    RemoteAvatar,
+    RemoteFrame,
+)
+from holocall_desktop.transport.peer import LocalInfo
+
+#: sends one signaling message; False when signaling is not connected
+SendSignal = Callable[[dict[str, Any]], Awaitable[bool]]
+
+
+class TopologyEvents(Protocol):
+    """What a topology reports (on the event loop)."""
+
+    def participant_changed(self, info: ParticipantInfo) -> None:
+        """A participant appeared, or its name, mode, consent or connection changed."""
+
+    def participant_left(self, user_id: str, reason: str) -> None: ...
+
+    def frame_received(self, remote: RemoteFrame) -> None: ...
+
+    def avatar_received(self, remote: RemoteAvatar) -> None: ...
+
+    def anchor_received(self, remote: RemoteAnchor) -> None: ...
+
+    def audio_received(self, user_id: str, track: Any) -> None:
+        """A participant's voice track; the listener must consume it."""
+
+
+class Topology(Protocol):
+    @property
+    def my_seat(self) -> int:
+        """The seat the server gave this participant (-1 before ``room-state``)."""
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        """A room message from the signaling server (room-state, user-joined, user-left,
+        offer, answer, ice-candidate). Never raises for one bad peer or message."""
+
+    def set_local(self, local: LocalInfo) -> None:
+        """This participant's name, codec, mode or consent (told to everyone connected)."""
+
+    def receivers(self, video: bool) -> int:
+        """How many participants a hologram frame can be sent to now."""
+
+    def send_hologram_frame(self, payloads: list[Any], video: bool) -> int:
+        """One encoded frame to everyone who can take it; returns to how many it went."""
+
+    def send_hologram(self, messages: list[bytes]) -> None:
+        """Small messages (avatar, anchor) to everyone on the hologram path."""
+
+    def send_raw(self, channel: str, data: bytes | str, to: str | None) -> None: ...
+
+    def frame_drawn(self, user_id: str, when: float, latency_ms: float) -> None:
+        """A frame of ``user_id`` reached the screen (any thread)."""
+
+    async def keep_alive(self, now: float) -> None:
+        """Ping, and drop participants that stopped answering or never connected."""
+
+    async def collect_stats(self) -> list[PeerStats]:
+        """Everyone's stats for the last interval; tells each sender how its stream arrives."""
+
+    def feedback(self) -> list[wire.QualityFeedback | None]:
+        """What each receiver last said about our stream (for the rate control)."""
+
+    async def say_goodbye(self, reason: wire.ByeReason) -> None: ...
+
+    async def close(self, reason: str) -> None:
+        """Close every connection (each reported as left with ``reason``)."""
