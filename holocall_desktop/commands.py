@@ -226,8 +226,8 @@ def _run_join(args: argparse.Namespace) -> int:
         raise CliError("--screenshot is for the window (without --headless)")
     from holocall_desktop.capture.base import SourceError
     from holocall_desktop.codec.base import CodecError
+    from holocall_desktop.session.headless import HeadlessParticipant, user_id_for
     from holocall_desktop.transport.engine import EngineOptions
-    from holocall_desktop.transport.headless import HeadlessParticipant, user_id_for
 
     if args.frames is None and args.seconds is None:
         raise CliError("give --frames N or --seconds S")

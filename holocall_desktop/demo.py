@@ -17,8 +17,8 @@ from typing import Any
 
 from holocall_desktop.server.app import SignalingServer
 from holocall_desktop.server.config import ServerConfig
+from holocall_desktop.session.headless import HeadlessParticipant
 from holocall_desktop.transport.api import CallConfig
-from holocall_desktop.transport.headless import HeadlessParticipant
 from holocall_desktop.transport.invite import parse_invite
 
 log = logging.getLogger(__name__)

@@ -244,6 +244,8 @@ class _Pass:
 class PlaybackSource:
     """A recorded ``.bag`` / ``.db3`` file as a FrameSource with PlaybackControl."""
 
+    has_depth = True
+
     def __init__(
         self,
         path: str | Path,

@@ -84,6 +84,8 @@ def _modes(sensor: Any, stream: Any, fmt: Any) -> set[tuple[int, int, int]]:
 class RealSenseSource:
     """A live RealSense camera. ``serial=None`` takes the first device found."""
 
+    has_depth = True
+
     def __init__(
         self,
         serial: str | None = None,

@@ -511,6 +511,8 @@ class SyntheticPersonSource:
     :meth:`truth` gives its ground truth (person mask, head/nose/mouth pixels, pose).
     """
 
+    has_depth = True
+
     def __init__(
         self,
         width: int = 848,

@@ -9,8 +9,8 @@ import sys
 import threading
 from typing import Any
 
+from holocall_desktop.session.headless import HeadlessParticipant, LoopedSource, user_id_for
 from holocall_desktop.transport.api import CallState
-from holocall_desktop.transport.headless import HeadlessParticipant, LoopedSource, user_id_for
 from tests.transport.conftest import RunningServer
 from tests.transport.engines import engine, guest_config, host_config
 

@@ -1,10 +1,12 @@
-"""A participant without a window: captures a source, sends it through a :class:`CallEngine`,
-receives everyone else and reports what happens as JSON lines.
+"""A participant without a window: the session (local media, the call, the room) plus a JSON
+printer.
 
 Used by ``holocall join URL --headless`` (tests, bots, load) and, in a background thread, by
-``holocall demo`` as the simulated remote participant. It "draws" remote frames by taking them
-from the engine's mailboxes (and calls :meth:`CallEngine.frame_drawn`), so latency and join time
-are measured exactly as in the app, minus the rendering.
+``holocall demo`` as the simulated remote participant. Local media feeds the call from a sender
+thread; a room thread applies the engine's reports to the room model (:meth:`CallSession.pump`)
+and prints the room's events; a receiver thread "draws" remote frames by taking them from the
+session (and reporting them drawn), so latency and join time are measured exactly as in the
+app, minus the rendering.
 """
 
 from __future__ import annotations
@@ -23,18 +25,22 @@ import numpy as np
 
 from holocall_desktop.capture.base import FrameSource, SourceError
 from holocall_desktop.capture.pacing import next_frame_index
-from holocall_desktop.capture.runner import SourceRunner
+from holocall_desktop.capture.runner import Processor
 from holocall_desktop.codec.base import Quality
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.processing.background import remove_background
-from holocall_desktop.transport.api import (
-    CallConfig,
-    CallState,
-    ParticipantInfo,
-    PeerStats,
-    RemoteFrame,
+from holocall_desktop.session.call import CallSession
+from holocall_desktop.session.media import LocalMedia
+from holocall_desktop.session.room import (
+    CallStateChanged,
+    Participant,
+    ParticipantAdded,
+    ParticipantChanged,
+    ParticipantRemoved,
+    RoomEvent,
 )
-from holocall_desktop.transport.engine import CallEngine, EngineOptions
+from holocall_desktop.transport.api import CallConfig, CallState, PeerStats, RemoteFrame
+from holocall_desktop.transport.engine import EngineOptions
 from holocall_desktop.transport.invite import format_invite
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,10 @@ class LoopedSource:
     @property
     def finished(self) -> bool:
         return False
+
+    @property
+    def has_depth(self) -> bool:
+        return self.inner.has_depth
 
     def start(self) -> None:
         self.inner.start()
@@ -135,31 +145,14 @@ def open_headless_source(
     return source
 
 
-class _Listener:
-    def __init__(self, owner: HeadlessParticipant) -> None:
-        self.owner = owner
-
-    def on_state(self, state: CallState, message: str) -> None:
-        self.owner._on_state(state, message)
-
-    def on_participant(self, info: ParticipantInfo) -> None:
-        self.owner._emit({"event": "participant", **_participant_json(info)})
-
-    def on_participant_left(self, user_id: str, reason: str) -> None:
-        self.owner._emit({"event": "left", "userId": user_id, "reason": reason})
-
-    def on_stats(self, stats: list[PeerStats]) -> None:
-        self.owner._last_stats = stats
-
-
-def _participant_json(info: ParticipantInfo) -> dict[str, Any]:
+def _participant_json(p: Participant) -> dict[str, Any]:
     return {
-        "userId": info.user_id,
-        "name": info.display_name,
-        "seat": info.seat,
-        "mode": info.mode.value,
-        "connection": info.connection.value,
-        "codec": info.codec,
+        "userId": p.user_id,
+        "name": p.name,
+        "seat": p.server_seat,
+        "mode": p.mode.value,
+        "connection": p.connection.value,
+        "codec": p.codec,
     }
 
 
@@ -202,15 +195,18 @@ class HeadlessParticipant:
         self._emit_fn = emit or _print_line
         self.save_dir = save_dir
         self.save_limit = save_limit
-        self.engine = CallEngine(
+        self.session = CallSession(
             config,
-            _Listener(self),
             quality=quality,
             local_audio=local_audio,
             on_remote_audio=on_remote_audio,
             options=options,
         )
-        self.runner: SourceRunner | None = None
+        self.engine = self.session.engine
+        self.room = self.session.room
+        self.room.subscribe(self._on_room)
+        # headless participants send what the source gives (no face tracking)
+        self.media = LocalMedia(on_error=self._source_error, auto_avatar=False)
         self.received: dict[str, int] = {}
         self.saved: dict[str, int] = {}
         self._last_stats: list[PeerStats] = []
@@ -230,14 +226,19 @@ class HeadlessParticipant:
         """Open the source and join; returns at once (threads do the work)."""
         fps, size, preload = self._source_args
         source = open_headless_source(self.source_spec, fps, size, preload)
-        processors: list[Callable[[DepthFrame], DepthFrame]] = []
+        processors: list[Processor] = []
         if self.background_removal:
             processors.append(lambda frame: remove_background(frame))
-        self.runner = SourceRunner(source, processors, on_error=self._source_error)
         self.started_at = time.monotonic()
-        self.runner.start()
-        self.engine.start()
-        for target, name in ((self._send_loop, "send"), (self._receive_loop, "receive")):
+        self.media.run(source, processors)
+        self.media.attach(self.session)
+        self.session.start()
+        loops = (
+            (self._room_loop, "room"),
+            (self._send_loop, "send"),
+            (self._receive_loop, "receive"),
+        )
+        for target, name in loops:
             thread = threading.Thread(target=target, name=f"headless-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -251,10 +252,10 @@ class HeadlessParticipant:
         self._stop.set()
         self.engine.leave(timeout)
         self.engine.close(timeout)
-        if self.runner is not None:
-            self.runner.stop(timeout)
+        self.media.close()
         for thread in self._threads:
             thread.join(timeout)
+        self.session.pump()
 
     def run(
         self,
@@ -333,12 +334,13 @@ class HeadlessParticipant:
         extra: dict[str, Any] = {}
         if self.report_latencies:
             extra["latencies"] = {u: [round(x, 2) for x in v] for u, v in latencies.items()}
+        people = sorted(self.room.participants.values(), key=lambda p: (p.server_seat, p.user_id))
         return {
             "event": "stats",
             "t": round(time.monotonic() - self.started_at, 3),
             "state": self.engine.state.value,
-            "participants": [_participant_json(p) for p in self.engine.participants],
-            "peers": [_stats_json(s) for s in self._last_stats],
+            "participants": [_participant_json(p) for p in people],
+            "peers": [_stats_json(s) for s in self.room.stats],
             "received": received,
             "sent": self.engine.summary.frames_sent,
             **extra,
@@ -346,24 +348,23 @@ class HeadlessParticipant:
 
     # ---- threads -----------------------------------------------------------------------------
 
-    def _send_loop(self) -> None:
-        assert self.runner is not None
-        mailbox = self.runner.mailbox
+    def _room_loop(self) -> None:
+        """The room's thread: applies the call's reports (its events print as JSON lines)."""
         while not self._stop.is_set():
-            captured = mailbox.wait(0.25)
-            if captured is None:
-                continue
-            self.engine.send_frame(captured.frame, captured.wall_time)
+            self.session.pump()
+            time.sleep(0.02)
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            self.media.poll(wait=0.25)
 
     def _receive_loop(self) -> None:
         while not self._stop.is_set():
             if not self.engine.wait_for_frames(0.1):
                 continue
-            for info in self.engine.participants:
-                remote = self.engine.remote_frames(info.user_id).take()
-                if remote is None:
-                    continue
-                self.engine.frame_drawn(remote)
+            frames = self.session.take_frames()
+            self.session.frames_drawn()
+            for remote in frames:
                 latency_ms = (time.time() - remote.capture_time) * 1000.0
                 with self._lock:
                     self.received[remote.user_id] = self.received.get(remote.user_id, 0) + 1
@@ -387,11 +388,24 @@ class HeadlessParticipant:
             arrays["color"] = f.color
         np.savez_compressed(path, **arrays)
 
-    # ---- events ------------------------------------------------------------------------------
+    # ---- events (the room's thread) ----------------------------------------------------------
 
     def _source_error(self, message: str) -> None:
         self.error = message
         self._emit({"event": "error", "message": f"source: {message}"})
+
+    def _on_room(self, event: RoomEvent) -> None:
+        if isinstance(event, ParticipantAdded):
+            self._emit({"event": "participant", **_participant_json(event.participant)})
+        elif isinstance(event, ParticipantChanged):
+            now, before = _participant_json(event.participant), _participant_json(event.previous)
+            if now != before:
+                self._emit({"event": "participant", **now})
+        elif isinstance(event, ParticipantRemoved):
+            uid = event.participant.user_id
+            self._emit({"event": "left", "userId": uid, "reason": event.reason})
+        elif isinstance(event, CallStateChanged):
+            self._on_state(event.state, event.message)
 
     def _on_state(self, state: CallState, message: str) -> None:
         if state == CallState.JOINED and self._held is not None:

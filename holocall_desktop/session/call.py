@@ -1,0 +1,241 @@
+"""A call as the app and the headless participant both see it: the engine, the room, the voices.
+
+:class:`CallSession` owns a :class:`~holocall_desktop.transport.engine.CallEngine` (its network
+thread) and a :class:`~holocall_desktop.session.room.RoomModel`. The engine reports on its
+network thread; the session queues those reports and applies them to the room in :meth:`pump`,
+which its owner calls on the one thread that owns the room (the GUI timer, or the headless main
+loop), so room subscribers never run on the network thread and never need a lock. Remote frames
+do not go through the room: :meth:`take_frames` hands out the newest of each participant
+(latest-wins mailboxes), and :meth:`frames_drawn` reports them back once they reached the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from holocall_desktop.audio.engine import AudioEngine
+from holocall_desktop.codec.base import Quality
+from holocall_desktop.model import DepthFrame
+from holocall_desktop.model.avatar import AvatarFrame
+from holocall_desktop.session.room import (
+    ParticipantRemoved,
+    RoomEvent,
+    RoomModel,
+    SeatsChanged,
+)
+from holocall_desktop.transport.api import (
+    CallConfig,
+    CallState,
+    CallSummary,
+    MediaMode,
+    ParticipantInfo,
+    PeerStats,
+    RemoteAvatar,
+    RemoteFrame,
+)
+from holocall_desktop.transport.engine import CallEngine, EngineOptions
+from holocall_desktop.transport.invite import InviteError, format_invite
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (CallState.CONNECTING, CallState.JOINED, CallState.RECONNECTING)
+_Report = Callable[[RoomModel], object]
+
+
+class _Listener:
+    """The engine's :class:`~holocall_desktop.transport.api.CallListener`: queues each report
+    (network thread) for :meth:`CallSession.pump` (the room's thread)."""
+
+    def __init__(self, reports: queue.SimpleQueue[_Report]) -> None:
+        self._put = reports.put
+
+    def on_state(self, state: CallState, message: str) -> None:
+        self._put(lambda room: room.set_state(state, message))
+
+    def on_participant(self, info: ParticipantInfo) -> None:
+        self._put(lambda room: room.update(info))
+
+    def on_participant_left(self, user_id: str, reason: str) -> None:
+        self._put(lambda room: room.remove(user_id, reason))
+
+    def on_stats(self, stats: list[PeerStats]) -> None:
+        self._put(lambda room: room.set_stats(stats))
+
+
+class Voices:
+    """Adapter: the spatial audio follows the room (voices from the seats, gone when people
+    leave) and tells the room who is speaking."""
+
+    def __init__(self, room: RoomModel, audio: AudioEngine) -> None:
+        self.room = room
+        self.audio = audio
+        self._unsubscribe = room.subscribe(self._on_event)
+
+    def _on_event(self, event: RoomEvent) -> None:
+        if isinstance(event, SeatsChanged):
+            for uid, seat in event.seats.items():
+                self.audio.set_seat(uid, seat, event.count)
+        elif isinstance(event, ParticipantRemoved):
+            self.audio.remove_participant(event.participant.user_id)
+
+    def poll_speaker(self) -> str | None:
+        self.room.set_speaker(self.audio.active_speaker())
+        return self.room.speaker
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+
+class CallSession:
+    """See the module doc. ``audio``: a started :class:`AudioEngine` (microphone out,
+    spatialised voices in) that the session owns from now on and closes with the call;
+    ``local_audio``/``on_remote_audio`` instead for callers with tracks of their own."""
+
+    def __init__(
+        self,
+        config: CallConfig,
+        room: RoomModel | None = None,
+        *,
+        audio: AudioEngine | None = None,
+        local_audio: Any = None,
+        on_remote_audio: Callable[[str, Any], None] | None = None,
+        quality: Quality | None = None,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.config = config
+        self.room = room or RoomModel()
+        self._reports: queue.SimpleQueue[_Report] = queue.SimpleQueue()
+        if audio is not None:
+            local_audio, on_remote_audio = audio.local_track, audio.on_remote_audio
+        # CodecError (a ValueError) for an unknown codec, before anything starts
+        self.engine = CallEngine(
+            config,
+            _Listener(self._reports),
+            quality=quality,
+            local_audio=local_audio,
+            on_remote_audio=on_remote_audio,
+            options=options,
+        )
+        self.audio = audio
+        self.voices = Voices(self.room, audio) if audio is not None else None
+        self.mode = MediaMode.VOLUMETRIC
+        self.frames_shown: dict[str, int] = {}
+        self.avatars_shown: dict[str, int] = {}
+        self._undrawn: list[RemoteFrame] = []
+        self._closed = False
+
+    # ---- lifecycle (the owner's thread) ------------------------------------------------------
+
+    def start(self) -> None:
+        self.room.set_state(CallState.CONNECTING, f"connecting to {self.config.server}")
+        self.engine.start()
+        self.engine.set_mode(self.mode)
+
+    @property
+    def state(self) -> CallState:
+        return self.room.state
+
+    @property
+    def active(self) -> bool:
+        return not self._closed and self.room.state in ACTIVE
+
+    def pump(self) -> int:
+        """Apply the engine's queued reports to the room (subscribers run now, here)."""
+        done = 0
+        while True:
+            try:
+                report = self._reports.get_nowait()
+            except queue.Empty:
+                break
+            report(self.room)
+            done += 1
+        if done:
+            self.room.set_my_seat(self.engine.my_seat)
+        return done
+
+    def leave(self, timeout: float = 5.0, wait: bool = True) -> None:
+        """Leave the call, close the engine and the audio, empty the room. Blocks up to
+        ``timeout`` s, or (``wait=False``, a GUI) closes on a helper thread."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.voices is not None:
+            self.voices.close()
+        engine, audio = self.engine, self.audio
+
+        def close() -> None:
+            engine.close(timeout)
+            if audio is not None:
+                audio.close()
+
+        if wait:
+            close()
+        else:
+            threading.Thread(target=close, name="call-close", daemon=True).start()
+        self.room.clear("you left")
+
+    # ---- media out (MediaSink) ---------------------------------------------------------------
+
+    def set_mode(self, mode: MediaMode) -> None:
+        if mode != self.mode:
+            self.mode = mode
+            self.engine.set_mode(mode)
+
+    def send_frame(self, frame: DepthFrame, capture_time: float) -> None:
+        if self.mode is MediaMode.VOLUMETRIC and self.room.state is CallState.JOINED:
+            self.engine.send_frame(frame, capture_time)
+
+    def send_avatar(self, frame: AvatarFrame) -> None:
+        if self.mode is MediaMode.AVATAR and self.room.state is CallState.JOINED:
+            self.engine.send_avatar(frame)
+
+    # ---- media in ----------------------------------------------------------------------------
+
+    def take_frames(self) -> list[RemoteFrame]:
+        """The newest new hologram frame of each participant in the room."""
+        out = []
+        for uid in self.room.participants:
+            remote = self.engine.remote_frames(uid).take()
+            if remote is not None:
+                out.append(remote)
+                self.frames_shown[uid] = self.frames_shown.get(uid, 0) + 1
+        self._undrawn.extend(out)
+        return out
+
+    def take_avatars(self) -> list[RemoteAvatar]:
+        """The newest new avatar frame of each participant in the room."""
+        out = []
+        for uid in self.room.participants:
+            avatar = self.engine.remote_avatars(uid).take()
+            if avatar is not None:
+                out.append(avatar)
+                self.avatars_shown[uid] = self.avatars_shown.get(uid, 0) + 1
+        return out
+
+    def frames_drawn(self) -> None:
+        """The frames taken since the last call reached the screen (latency, join time)."""
+        frames, self._undrawn = self._undrawn, []
+        for remote in frames:
+            self.engine.frame_drawn(remote)
+
+    # ---- about the call ----------------------------------------------------------------------
+
+    @property
+    def summary(self) -> CallSummary:
+        return self.engine.summary
+
+    def join_time(self) -> float | None:
+        return self.engine.summary.join_time_s
+
+    def invite_link(self) -> str | None:
+        room, secret = self.engine.room_id, self.engine.invite_secret
+        if not room or not secret:
+            return None
+        try:
+            return format_invite(self.config.server, room, secret)
+        except InviteError:
+            return None

@@ -1,0 +1,242 @@
+"""The room model: who is in the call, where they sit, what they send, who is speaking.
+
+The one place that holds the state of the room. It is plain Python (no Qt, no threads of its
+own): whoever owns it applies changes on one thread (the GUI thread in the app, the main thread
+of a headless participant) and every subscriber is called synchronously, on that thread, with a
+typed event. The scene, the spatial audio and the Qt panels subscribe as adapters; none of them
+keeps its own copy of seats or participants (napari's model → adapter split).
+
+Seats: the server gives each participant a seat number in the room; :func:`arrange_seats`
+turns those into display seats around the table as the local viewer sees them (the viewer at
+0, the others in the server's order), decided here once for the picture and the voices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from holocall_desktop.model.room import arrange_seats
+from holocall_desktop.transport.api import (
+    CallState,
+    MediaMode,
+    ParticipantInfo,
+    PeerConnection,
+    PeerStats,
+)
+
+log = logging.getLogger(__name__)
+
+#: the room size used to order server seats (the server's seat numbers stay below it)
+SEAT_ORDER_MODULUS = 64
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A remote participant as the room shows it."""
+
+    user_id: str
+    name: str
+    server_seat: int = -1
+    seat: int = 0  # display seat around the table (1 .. count-1; the viewer is 0)
+    mode: MediaMode = MediaMode.NONE
+    connection: PeerConnection = PeerConnection.CONNECTING
+    codec: str | None = None
+    allows_audio_recording: bool = False
+    allows_hologram_recording: bool = False
+    recording: bool = False
+    speaking: bool = False
+    stats: PeerStats | None = None
+
+    @property
+    def shows_avatar(self) -> bool:
+        return self.mode is MediaMode.AVATAR
+
+
+@dataclass(frozen=True)
+class ParticipantAdded:
+    participant: Participant
+
+
+@dataclass(frozen=True)
+class ParticipantChanged:
+    participant: Participant
+    previous: Participant
+
+
+@dataclass(frozen=True)
+class ParticipantRemoved:
+    participant: Participant
+    reason: str
+
+
+@dataclass(frozen=True)
+class SeatsChanged:
+    """Display seats of everyone (user id → seat) and how many seats the table has (you too)."""
+
+    seats: dict[str, int]
+    count: int
+
+
+@dataclass(frozen=True)
+class SpeakerChanged:
+    user_id: str | None  # the active speaker, or None when nobody speaks
+
+
+@dataclass(frozen=True)
+class StatsUpdated:
+    stats: list[PeerStats]
+
+
+@dataclass(frozen=True)
+class CallStateChanged:
+    state: CallState
+    message: str
+
+
+RoomEvent = (
+    ParticipantAdded
+    | ParticipantChanged
+    | ParticipantRemoved
+    | SeatsChanged
+    | SpeakerChanged
+    | StatsUpdated
+    | CallStateChanged
+)
+Subscriber = Callable[[RoomEvent], None]
+
+
+class RoomModel:
+    def __init__(self) -> None:
+        self._participants: dict[str, Participant] = {}
+        self._subscribers: list[Subscriber] = []
+        self.my_seat = -1
+        self.speaker: str | None = None
+        self.state = CallState.IDLE
+        self.message = ""
+        self.stats: list[PeerStats] = []
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    @property
+    def participants(self) -> dict[str, Participant]:
+        """Remote participants by user id (a copy)."""
+        return dict(self._participants)
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._participants
+
+    def __len__(self) -> int:
+        return len(self._participants)
+
+    @property
+    def seat_count(self) -> int:
+        """Seats at the table: everyone in the room and you."""
+        return len(self._participants) + 1
+
+    # ---- subscribing -------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber`` with every event from now on; returns the unsubscribe call."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def _emit(self, event: RoomEvent) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:  # one broken view must not stop the others
+                log.exception("room subscriber %r failed on %s", subscriber, type(event).__name__)
+
+    # ---- changing ----------------------------------------------------------------------------
+
+    def set_state(self, state: CallState, message: str) -> None:
+        if (state, message) == (self.state, self.message):
+            return
+        self.state, self.message = state, message
+        self._emit(CallStateChanged(state, message))
+
+    def set_my_seat(self, seat: int) -> None:
+        if seat != self.my_seat:
+            self.my_seat = seat
+            self._reseat()
+
+    def update(self, info: ParticipantInfo) -> Participant:
+        """A participant joined or changed (from the call engine's :class:`ParticipantInfo`)."""
+        old = self._participants.get(info.user_id)
+        new = Participant(
+            user_id=info.user_id,
+            name=info.display_name or info.user_id,
+            server_seat=info.seat,
+            mode=info.mode,
+            connection=info.connection,
+            codec=info.codec,
+            allows_audio_recording=info.allows_audio_recording,
+            allows_hologram_recording=info.allows_hologram_recording,
+            recording=info.recording,
+        )
+        if old is None:
+            self._participants[new.user_id] = new
+            self._emit(ParticipantAdded(new))
+            self._reseat()
+        else:
+            # what the room adds to the engine's view stays: seat, speaking, stats
+            new = dataclasses.replace(new, seat=old.seat, speaking=old.speaking, stats=old.stats)
+            if new != old:
+                self._participants[new.user_id] = new
+                self._emit(ParticipantChanged(new, old))
+                if new.server_seat != old.server_seat:
+                    self._reseat()
+        return self._participants[new.user_id]
+
+    def remove(self, user_id: str, reason: str) -> None:
+        gone = self._participants.pop(user_id, None)
+        if gone is None:
+            return
+        if self.speaker == user_id:
+            self.set_speaker(None)
+        self._emit(ParticipantRemoved(gone, reason))
+        self._reseat()
+
+    def clear(self, reason: str) -> None:
+        """Everyone leaves (the call ended)."""
+        for user_id in list(self._participants):
+            self.remove(user_id, reason)
+        self.stats = []
+        self.my_seat = -1
+
+    def set_speaker(self, user_id: str | None) -> None:
+        if user_id is not None and user_id not in self._participants:
+            user_id = None
+        if user_id == self.speaker:
+            return
+        previous, self.speaker = self.speaker, user_id
+        for uid in (previous, user_id):
+            p = self._participants.get(uid) if uid is not None else None
+            if p is not None:
+                self._replace(dataclasses.replace(p, speaking=uid == user_id))
+        self._emit(SpeakerChanged(user_id))
+
+    def set_stats(self, stats: list[PeerStats]) -> None:
+        self.stats = stats
+        for st in stats:
+            p = self._participants.get(st.user_id)
+            if p is not None:
+                self._replace(dataclasses.replace(p, stats=st))
+        self._emit(StatsUpdated(stats))
+
+    def _replace(self, new: Participant) -> None:
+        old = self._participants[new.user_id]
+        self._participants[new.user_id] = new
+        self._emit(ParticipantChanged(new, old))
+
+    def _reseat(self) -> None:
+        others = {uid: max(0, p.server_seat) for uid, p in self._participants.items()}
+        seats = arrange_seats(max(0, self.my_seat), others, SEAT_ORDER_MODULUS)
+        for uid, seat in seats.items():
+            p = self._participants[uid]
+            if p.seat != seat:
+                self._participants[uid] = dataclasses.replace(p, seat=seat)
+        self._emit(SeatsChanged(seats, self.seat_count))
