@@ -11,10 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from holocall_desktop import __version__
+from holocall_desktop.errors import CliError
 
-
-class CliError(Exception):
-    """Bad input to a command; printed as one line, exit code 2."""
+__all__ = ["CliError", "main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from holocall_desktop.cli import CliError
+from holocall_desktop.errors import CliError
 
 
 def register(sub: Any) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from holocall_desktop.server.app import SignalingServer
 from holocall_desktop.server.config import ServerConfig
@@ -128,3 +128,23 @@ def _simulated_voice() -> Any:
 
 def _quiet(_line: dict[str, Any]) -> None:
     """The simulated participant's JSON lines are not shown in the demo."""
+
+
+class _Emitter(Protocol):
+    def emit(self, value: Any) -> None: ...
+
+
+def start_demo_backend(
+    backend: DemoBackend, settings: Any, ready: _Emitter, error: _Emitter
+) -> None:
+    """Start ``backend`` on a helper thread for the user of ``settings`` (their id and name);
+    ``ready.emit(config)`` with the call to join, or ``error.emit(message)``."""
+    name, user_id = settings.display_name or "You", settings.user_id
+
+    def work() -> None:
+        try:
+            ready.emit(backend.start(user_id, name))
+        except DemoError as exc:
+            error.emit(str(exc))
+
+    threading.Thread(target=work, name="demo-start", daemon=True).start()

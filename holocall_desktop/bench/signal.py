@@ -502,7 +502,7 @@ def _table(results: list[Result], args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from holocall_desktop.cli import CliError
+    from holocall_desktop.errors import CliError
 
     if not 2 <= args.room_size <= 6:
         raise CliError("--room-size must be 2..6")

@@ -107,7 +107,7 @@ class CallSession:
         options: EngineOptions | None = None,
     ) -> None:
         self.config = config
-        self.room = room or RoomModel()
+        self.room = room if room is not None else RoomModel()
         self._reports: queue.SimpleQueue[_Report] = queue.SimpleQueue()
         if audio is not None:
             local_audio, on_remote_audio = audio.local_track, audio.on_remote_audio
@@ -146,7 +146,7 @@ class CallSession:
     def pump(self) -> int:
         """Apply the engine's queued reports to the room (subscribers run now, here)."""
         done = 0
-        while True:
+        while not self._closed:  # once left, late reports of the old call are not applied
             try:
                 report = self._reports.get_nowait()
             except queue.Empty:

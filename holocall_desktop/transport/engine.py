@@ -296,32 +296,7 @@ class CallEngine:
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
 
     def _run_on_loop(self, make: Callable[[], Coroutine[Any, Any, None]], timeout: float) -> None:
-        """Run ``make()`` on the network loop; wait up to ``timeout`` s for it (or for the
-        network thread to end, whichever is first). The coroutine is created on the loop, so a
-        loop that ends first leaves nothing un-awaited."""
-        loop = self._loop
-        thread = self._thread
-        if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
-            return
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def begin() -> None:
-            task = asyncio.ensure_future(make())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-            task.add_done_callback(lambda _t: None if done.done() else done.set_result(None))
-
-        try:
-            loop.call_soon_threadsafe(begin)
-        except RuntimeError:  # the loop closed meanwhile
-            return
-        deadline = time.monotonic() + timeout
-        while not done.done() and thread.is_alive():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            with contextlib.suppress(concurrent.futures.TimeoutError):
-                done.result(min(left, 0.05))
+        run_on_loop(self._loop, self._thread, make, timeout, self._background)
 
     # ==== TopologyEvents (loop thread) =========================================================
 
@@ -542,3 +517,36 @@ class CallEngine:
             fn()
         except Exception:
             log.exception("call listener failed")
+
+
+def run_on_loop(
+    loop: asyncio.AbstractEventLoop | None,
+    thread: threading.Thread | None,
+    make: Callable[[], Coroutine[Any, Any, None]],
+    timeout: float,
+    background: set[asyncio.Future[Any]],
+) -> None:
+    """Run ``make()`` on ``loop`` (owned by ``thread``); wait up to ``timeout`` s for it (or for
+    the thread to end, whichever is first). The coroutine is created on the loop, so a loop that
+    ends first leaves nothing un-awaited; its task is kept in ``background`` while it runs."""
+    if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
+        return
+    done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def begin() -> None:
+        task = asyncio.ensure_future(make())
+        background.add(task)
+        task.add_done_callback(background.discard)
+        task.add_done_callback(lambda _t: None if done.done() else done.set_result(None))
+
+    try:
+        loop.call_soon_threadsafe(begin)
+    except RuntimeError:  # the loop closed meanwhile
+        return
+    deadline = time.monotonic() + timeout
+    while not done.done() and thread.is_alive():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            done.result(min(left, 0.05))

@@ -88,7 +88,7 @@ def run_window(
 
         def enough(_n: int) -> None:
             if demo or join is not None:
-                shown = sum(window.call.frames_shown.values())
+                shown = window.remote_frames_shown
                 if shown >= frames and not window.scene.animate(0.0):
                     QTimer.singleShot(100, finish)
             elif window.frames_drawn >= frames:

@@ -1,4 +1,8 @@
-"""Call side panels: the participant list with connection quality, and live statistics plots."""
+"""Call side panels: the participant list with connection quality, and live statistics plots.
+
+Both are views of the room model: they subscribe to it (:meth:`bind`) and keep no state of
+their own about who is in the call.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from holocall_desktop.transport.api import MediaMode, ParticipantInfo, PeerConnection, PeerStats
+from holocall_desktop.session.call import CallSession
+from holocall_desktop.session.room import (
+    ParticipantAdded,
+    ParticipantChanged,
+    ParticipantRemoved,
+    RoomEvent,
+    RoomModel,
+    StatsUpdated,
+)
+from holocall_desktop.transport.api import MediaMode, PeerConnection, PeerStats
 
 HISTORY_S = 60.0
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8")
@@ -40,18 +53,31 @@ def quality_of(stats: PeerStats | None, connection: PeerConnection) -> tuple[str
     return "good", "#81c784"
 
 
+def call_status(call: CallSession | None, room: RoomModel) -> str:
+    """The status bar's call part: people, join time, the worst latency."""
+    if call is None or not call.active:
+        return ""
+    people = len(room) + 1
+    parts = [f"In call · {people} {'person' if people == 1 else 'people'}"]
+    join = call.join_time()
+    if join is not None:
+        parts.append(f"joined in {join:.1f} s")
+    latencies = [s.latency_ms for s in room.stats if s.latency_ms is not None]
+    if latencies:
+        parts.append(f"latency {max(latencies):.0f} ms")
+    return " · ".join(parts) + "   |   "
+
+
 class ParticipantsPanel(QWidget):
     """Everyone in the call: name, what they send (hologram/avatar), connection quality."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, room: RoomModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.list = QListWidget()
         layout.addWidget(self.list)
-        self._infos: dict[str, ParticipantInfo] = {}
-        self._stats: dict[str, PeerStats] = {}
-        self._speaker: str | None = None
+        self.room: RoomModel | None = None
         volume_row = QHBoxLayout()
         volume_row.addWidget(QLabel("Volume"))
         self.volume = QSlider(Qt.Orientation.Horizontal)
@@ -64,33 +90,22 @@ class ParticipantsPanel(QWidget):
         self.list.currentItemChanged.connect(
             lambda *_: self.volume.setEnabled(self.selected() is not None)
         )
+        if room is not None:
+            self.bind(room)
 
     def selected(self) -> str | None:
         item = self.list.currentItem()
         return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
 
-    def set_speaker(self, user_id: str | None) -> None:
-        if user_id != self._speaker:
-            self._speaker = user_id
+    def bind(self, room: RoomModel) -> None:
+        """Show ``room`` from now on."""
+        self.room = room
+        room.subscribe(self._on_event)
+        self._refresh()
+
+    def _on_event(self, event: RoomEvent) -> None:
+        if isinstance(event, ParticipantAdded | ParticipantChanged | ParticipantRemoved):
             self._refresh()
-
-    def set_participant(self, info: ParticipantInfo) -> None:
-        self._infos[info.user_id] = info
-        self._refresh()
-
-    def remove(self, user_id: str) -> None:
-        self._infos.pop(user_id, None)
-        self._stats.pop(user_id, None)
-        self._refresh()
-
-    def set_stats(self, stats: list[PeerStats]) -> None:
-        self._stats = {s.user_id: s for s in stats}
-        self._refresh()
-
-    def clear(self) -> None:
-        self._infos.clear()
-        self._stats.clear()
-        self._refresh()
 
     def text_of(self, user_id: str) -> str:
         for i in range(self.list.count()):
@@ -103,8 +118,9 @@ class ParticipantsPanel(QWidget):
         current = self.selected()
         self.list.blockSignals(True)
         self.list.clear()
-        for uid, info in sorted(self._infos.items(), key=lambda kv: kv[1].seat):
-            stats = self._stats.get(uid)
+        people = self.room.participants if self.room is not None else {}
+        for uid, info in sorted(people.items(), key=lambda kv: kv[1].seat):
+            stats = info.stats
             verdict, colour = quality_of(stats, info.connection)
             mode = {
                 MediaMode.VOLUMETRIC: "hologram",
@@ -114,10 +130,8 @@ class ParticipantsPanel(QWidget):
             detail = ""
             if stats is not None and stats.rtt_ms is not None:
                 detail = f" · {stats.rtt_ms:.0f} ms"
-            talking = "  🔊" if uid == self._speaker else ""
-            item = QListWidgetItem(
-                f"● {info.display_name or uid}{talking}\n    {mode} · {verdict}{detail}"
-            )
+            talking = "  🔊" if info.speaking else ""
+            item = QListWidgetItem(f"● {info.name}{talking}\n    {mode} · {verdict}{detail}")
             item.setData(Qt.ItemDataRole.UserRole, uid)
             item.setForeground(QColor(colour))
             if talking:
@@ -141,8 +155,10 @@ class StatsPanel(QWidget):
         ("latency_ms", "Glass-to-glass latency", "ms"),
     )
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, room: RoomModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        if room is not None:
+            room.subscribe(self._on_event)
         pg.setConfigOptions(antialias=True, background="#12141b", foreground="#c8ccd8")
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
@@ -161,6 +177,16 @@ class StatsPanel(QWidget):
         self._series: dict[tuple[str, str], deque[tuple[float, float]]] = {}
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._colours: dict[str, str] = {}
+
+    def bind(self, room: RoomModel) -> None:
+        """Plot ``room``'s stats from now on."""
+        room.subscribe(self._on_event)
+
+    def _on_event(self, event: RoomEvent) -> None:
+        if isinstance(event, StatsUpdated):
+            self.add_sample(event.stats)
+        elif isinstance(event, ParticipantRemoved):
+            self.remove(event.participant.user_id)
 
     def add_sample(self, stats: list[PeerStats], now: float | None = None) -> None:
         t = (time.monotonic() if now is None else now) - self._t0

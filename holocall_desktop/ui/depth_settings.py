@@ -147,3 +147,13 @@ class DepthSettingsDialog(QDialog):
             background_far=self.far.value(),
             largest_component=self.largest.isChecked(),
         )
+
+
+def ask_depth_settings(
+    current: DepthSettings, parent: QWidget | None = None
+) -> DepthSettings | None:
+    """The settings the user chose (None when cancelled); ``ValueError`` if they conflict."""
+    dialog = DepthSettingsDialog(current, parent)
+    if dialog.exec() != DepthSettingsDialog.DialogCode.Accepted:
+        return None
+    return dialog.settings()

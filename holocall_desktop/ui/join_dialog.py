@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from holocall_desktop.transport.api import CallConfig
 from holocall_desktop.transport.invite import InviteError, parse_invite
+from holocall_desktop.ui.settings import AppSettings
 
 
 class JoinDialog(QDialog):
@@ -98,3 +99,13 @@ class JoinDialog(QDialog):
     @property
     def result_config(self) -> CallConfig | None:
         return self._config
+
+
+def ask_join(settings: AppSettings, parent: QWidget | None = None) -> CallConfig | None:
+    """Ask where to join (the saved server, name and id filled in); None when cancelled."""
+    dialog = JoinDialog(
+        settings.call_server, settings.display_name, settings.user_id, parent=parent
+    )
+    if dialog.exec() == JoinDialog.DialogCode.Accepted:
+        return dialog.result_config
+    return None

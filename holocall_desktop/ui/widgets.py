@@ -1,11 +1,14 @@
-"""Small widgets of the main window: the error banner, the playback bar, the frame-rate meter."""
+"""Small widgets of the main window: the error banner, the playback bar, the frame-rate meter,
+and the window screenshot."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 
-from PySide6.QtCore import Qt, Signal
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,6 +19,8 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+
+from holocall_desktop.render.scene import HoloScene
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -125,6 +130,15 @@ class RateMeter:
         self.window = window
         self._stamps: deque[float] = deque()
         self._durations: deque[float] = deque(maxlen=120)
+        self._began = 0.0
+
+    def begin(self, _event: object = None) -> None:
+        """A frame starts drawing (a vispy draw-event callback)."""
+        self._began = time.perf_counter()
+
+    def end(self) -> None:
+        """The frame begun last finished drawing."""
+        self.tick(time.perf_counter() - self._began)
 
     def tick(self, duration: float | None = None, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -146,3 +160,17 @@ class RateMeter:
         if not self._durations:
             return 0.0
         return 1000.0 * sum(self._durations) / len(self._durations)
+
+
+def composite_screenshot(window: QWidget, scene: HoloScene) -> QPixmap:
+    """``window`` as the user sees it: the GL canvas rendered offscreen and drawn into a grab
+    of the widgets (a plain grab leaves the canvas black under Xvfb)."""
+    pixmap = window.grab()
+    widget = scene.canvas.native
+    image = np.ascontiguousarray(scene.render()[..., :3])
+    h, w = image.shape[:2]
+    qimage = QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    painter = QPainter(pixmap)
+    painter.drawImage(QRect(widget.mapTo(window, QPoint(0, 0)), widget.size()), qimage)
+    painter.end()
+    return pixmap

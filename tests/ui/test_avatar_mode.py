@@ -60,7 +60,7 @@ def test_a_webcam_source_switches_to_the_avatar(
     assert part.shows_avatar and not part.node.visible
     # switching to a depth source goes back to the hologram
     window.open_source("synthetic")
-    assert not window.avatar_button.isChecked() and window.avatar_worker is None
+    assert not window.avatar_button.isChecked() and not window.media.avatar
 
 
 def test_others_in_the_call_see_the_avatar(
@@ -77,7 +77,7 @@ def test_others_in_the_call_see_the_avatar(
     assert sender.join_call(replace(config, user_id="avatar-user", display_name="Astronaut"))
     qtbot.waitUntil(lambda: sender.call.state is CallState.JOINED, timeout=20000)
     qtbot.waitUntil(lambda: viewer.call.avatars_shown.get("avatar-user", 0) >= 3, timeout=40000)
-    info = viewer.call.infos["avatar-user"]
+    info = viewer.room.participants["avatar-user"]
     assert info.mode is MediaMode.AVATAR
     assert "avatar" in viewer.participants_panel.text_of("avatar-user")
     seat = viewer.scene.participants["avatar-user"]

@@ -49,7 +49,7 @@ def test_joining_shows_the_remote_hologram_self_view_and_stats(
     assert SELF_ID not in window.scene.participants  # you are in the corner now, not at a seat
     engine = window.call.engine
     assert engine is not None and engine.my_seat >= 0
-    assert engine.my_seat != window.call.infos[AVA].seat  # the server seated us apart
+    assert engine.my_seat != window.room.participants[AVA].server_seat  # the server seated us apart
 
     image = window.scene.render()
     red, blue = _shirts(image)
@@ -85,7 +85,7 @@ def test_a_participant_who_leaves_disappears(
     _join(window, qtbot, demo)
     assert demo.remote is not None
     demo.remote.stop()
-    qtbot.waitUntil(lambda: AVA not in window.call.infos, timeout=15000)
+    qtbot.waitUntil(lambda: AVA not in window.room, timeout=15000)
     qtbot.waitUntil(lambda: AVA not in window.scene.participants, timeout=5000)
     assert window.participants_panel.text_of(AVA) == ""
     red, _ = _shirts(window.scene.render())

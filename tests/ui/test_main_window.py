@@ -63,7 +63,7 @@ def test_a_bad_recording_is_reported_in_the_window(
     window = make_window("synthetic")
     ok = window.open_source(str(bogus))
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10000)
-    assert not ok or window.runner is not None
+    assert not ok or window.media.runner is not None
     message = window.banner.message
     assert "notes.bag" in message
     assert "Traceback" not in message and "\n" not in message.strip()
@@ -93,7 +93,7 @@ def test_playback_controls_pause_and_seek(make_window: Any, qtbot: Any, tmp_path
     window.playback.step_requested.emit()
     qtbot.waitUntil(lambda: window.frames_drawn > paused_at, timeout=5000)
 
-    source = window.runner.source
+    source = window.media.runner.source
     stepped = window.frames_drawn
     window.playback.seek_requested.emit(1.5)  # paused seek shows the frame at 1.5 s
     qtbot.waitUntil(lambda: window.frames_drawn > stepped, timeout=5000)

@@ -1,0 +1,128 @@
+"""Adapter: the room model and the local media, drawn in a :class:`HoloScene`.
+
+:class:`RoomView` subscribes to a :class:`~holocall_desktop.session.room.RoomModel` (napari's
+``VispyPointsLayer`` pattern): participants appear, change, take their seats, speak and leave
+in the scene because the room said so; nothing else writes the scene's participants. Outside a
+call it shows your own preview at the table (``SELF_ID``); in a call your own picture moves to
+the self-view in the corner. Everything runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from holocall_desktop.model import DepthFrame
+from holocall_desktop.model.avatar import AvatarFrame
+from holocall_desktop.render.scene import HoloScene
+from holocall_desktop.session.media import LocalOutput
+from holocall_desktop.session.room import (
+    ParticipantAdded,
+    ParticipantChanged,
+    ParticipantRemoved,
+    RoomEvent,
+    RoomModel,
+    SeatsChanged,
+)
+from holocall_desktop.transport.api import MediaMode, RemoteAvatar, RemoteFrame
+
+SELF_ID = "self"
+
+
+class RoomView:
+    def __init__(self, scene: HoloScene, room: RoomModel) -> None:
+        self.scene = scene
+        self.room = room
+        self.in_call = False
+        self._unsubscribe = room.subscribe(self._on_event)
+
+    # ---- the room ----------------------------------------------------------------------------
+
+    def _on_event(self, event: RoomEvent) -> None:
+        scene = self.scene
+        if isinstance(event, ParticipantAdded):
+            p = event.participant
+            scene.add_participant(p.user_id, p.name, animate=True)
+            scene.use_avatar(p.user_id, p.mode is MediaMode.AVATAR)
+        elif isinstance(event, ParticipantChanged):
+            p = event.participant
+            if p.user_id not in scene.participants:
+                return
+            if p.name != event.previous.name:
+                scene.set_name(p.user_id, p.name)
+            if p.mode != event.previous.mode:
+                scene.use_avatar(p.user_id, p.mode is MediaMode.AVATAR)
+            if p.speaking != event.previous.speaking:
+                scene.set_highlight(p.user_id, p.speaking)
+        elif isinstance(event, ParticipantRemoved):
+            scene.remove_participant(event.participant.user_id, animate=self.in_call)
+        elif isinstance(event, SeatsChanged) and self.in_call:
+            for uid, seat in event.seats.items():
+                if uid in scene.participants:
+                    scene.participants[uid].seat_index = seat
+            scene.set_seat_count(event.count)  # places everyone
+
+    def show_remote(self, frames: list[RemoteFrame], avatars: list[RemoteAvatar]) -> int:
+        """Hand new remote frames to the scene; returns how many holograms were new."""
+        for avatar in avatars:
+            if avatar.user_id in self.scene.participants:
+                self.scene.set_avatar_frame(avatar.user_id, avatar.frame)
+        shown = 0
+        for remote in frames:
+            if remote.user_id in self.scene.participants:
+                self.scene.set_frame(remote.user_id, remote.frame)
+                shown += 1
+        return shown
+
+    # ---- calls and your own picture ----------------------------------------------------------
+
+    def call_started(self) -> None:
+        self.in_call = True
+        self.hide_preview()
+        self.scene.set_seat_count(2)
+
+    def call_ended(self) -> None:
+        self.in_call = False
+        for uid in [u for u in self.scene.participants if u != SELF_ID]:
+            self.scene.remove_participant(uid, animate=True)
+        self.scene.set_seat_count(None)
+        self.scene.set_self_frame(None)
+        self.scene.set_self_avatar(None)
+
+    def show_preview(self, label: str, avatar: bool) -> None:
+        """Your own picture at the table (outside a call)."""
+        if self.in_call:
+            return
+        if SELF_ID not in self.scene.participants:
+            self.scene.add_participant(SELF_ID, label)
+        self.scene.use_avatar(SELF_ID, avatar)
+
+    def hide_preview(self) -> None:
+        self.scene.remove_participant(SELF_ID)
+
+    def set_avatar(self, on: bool) -> None:
+        """Your own picture switches between the hologram and the avatar."""
+        if SELF_ID in self.scene.participants:
+            self.scene.use_avatar(SELF_ID, on)
+        if not on and self.in_call:
+            self.scene.set_self_avatar(None)
+
+    def show_local(self, out: LocalOutput, camera_on: bool, avatar: bool) -> None:
+        """What local media produced: in the self-view during a call, else at the table."""
+        if out.frame is not None and not avatar:
+            self._local_frame(out.frame, camera_on)
+        if out.avatar is not None:
+            self._local_avatar(out.avatar, camera_on)
+
+    def _local_frame(self, frame: DepthFrame, camera_on: bool) -> None:
+        if self.in_call:
+            self.scene.set_self_frame(frame if camera_on else None)
+        elif SELF_ID in self.scene.participants:
+            self.scene.set_frame(SELF_ID, frame)
+
+    def _local_avatar(self, frame: AvatarFrame, camera_on: bool) -> None:
+        if self.in_call:
+            if camera_on:
+                self.scene.set_self_avatar(frame)
+        elif SELF_ID in self.scene.participants:
+            self.scene.set_avatar_frame(SELF_ID, frame)
+
+    def close(self) -> None:
+        self._unsubscribe()

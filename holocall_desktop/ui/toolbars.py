@@ -1,0 +1,140 @@
+"""The window's two toolbars: the source row and the call row (layout only; the window wires
+them to the session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QToolBar,
+)
+
+from holocall_desktop.ui.sources import (
+    OPEN_RECORDING,
+    RECORDING_FILTER,
+    cameras,
+    describe_source,
+    list_webcams,
+)
+
+
+class SourceBar(QToolBar):
+    """Source picker, background removal, depth settings, reset view, avatar mode."""
+
+    def __init__(self, remove_background: bool) -> None:
+        super().__init__("Source")
+        self.setMovable(False)
+        self.addWidget(QLabel(" Source "))
+        self.source_box = QComboBox()
+        self.source_box.setMinimumWidth(260)
+        self.addWidget(self.source_box)
+        self.background_box = QCheckBox("Remove background")
+        self.background_box.setChecked(remove_background)
+        self.addWidget(self.background_box)
+        self.depth_button = QPushButton("Depth settings…")
+        self.addWidget(self.depth_button)
+        self.reset_button = QPushButton("Reset view")
+        self.addWidget(self.reset_button)
+        self.avatar_button = QPushButton("Avatar mode")
+        self.avatar_button.setCheckable(True)
+        self.avatar_button.setToolTip(
+            "Appear as an avatar driven by your face (colour camera) instead of a hologram"
+        )
+        self.addWidget(self.avatar_button)
+
+    def fill(self, recent_recording: str) -> None:
+        box = self.source_box
+        box.clear()
+        box.addItem("Synthetic person", "synthetic")
+        for name, serial in cameras():
+            box.addItem(f"{name} ({serial})", f"camera:{serial}")
+        for index in list_webcams():
+            box.addItem(f"Webcam {index} (avatar)", f"webcam:{index}")
+        if recent_recording and Path(recent_recording).exists():
+            box.addItem(f"Recording: {Path(recent_recording).name}", recent_recording)
+        box.addItem("Open recording…", OPEN_RECORDING)
+
+    def select(self, spec: str) -> None:
+        box = self.source_box
+        index = box.findData(spec)
+        if index < 0:
+            box.insertItem(box.count() - 1, describe_source(spec), spec)
+            index = box.findData(spec)
+        box.setCurrentIndex(index)
+
+    def chosen(self, index: int, recent_recording: str) -> str | None:
+        """The source at ``index``; for "Open recording…" the file the user picks (None when
+        cancelled)."""
+        spec = self.source_box.itemData(index)
+        if spec != OPEN_RECORDING:
+            return str(spec)
+        start = str(Path(recent_recording).parent) if recent_recording else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open recording", start, RECORDING_FILTER)
+        return path or None
+
+    def set_avatar_checked(self, on: bool) -> None:
+        if self.avatar_button.isChecked() != on:
+            self.avatar_button.blockSignals(True)
+            self.avatar_button.setChecked(on)
+            self.avatar_button.blockSignals(False)
+
+
+class CallBar(QToolBar):
+    """Join/leave, camera, microphone, audio devices, invite link, statistics."""
+
+    def __init__(self) -> None:
+        super().__init__("Call")
+        self.setMovable(False)
+        self.join_button = QPushButton("Join call…")
+        self.camera_button = QPushButton("Camera on")
+        self.camera_button.setCheckable(True)
+        self.camera_button.setChecked(True)
+        self.mute_button = QPushButton("Mute")
+        self.mute_button.setCheckable(True)
+        self.mute_button.setEnabled(False)
+        self.level_meter = QProgressBar()
+        self.level_meter.setRange(0, 60)  # -60..0 dBFS
+        self.level_meter.setTextVisible(False)
+        self.level_meter.setFixedWidth(90)
+        self.level_meter.setToolTip("Your microphone level")
+        self.voice_label = QLabel("")
+        self.audio_button = QPushButton("Audio…")
+        self.invite_button = QPushButton("Copy invite link")
+        self.stats_button = QPushButton("Statistics")
+        self.stats_button.setCheckable(True)
+        for w in (
+            self.join_button,
+            self.camera_button,
+            self.mute_button,
+            self.level_meter,
+            self.audio_button,
+            self.invite_button,
+            self.stats_button,
+            self.voice_label,
+        ):
+            self.addWidget(w)
+        self.camera_button.toggled.connect(
+            lambda on: self.camera_button.setText("Camera on" if on else "Camera off")
+        )
+        self.mute_button.toggled.connect(
+            lambda muted: self.mute_button.setText("Unmute" if muted else "Mute")
+        )
+
+    def set_voice_status(self, message: str) -> None:
+        self.voice_label.setText(message[:80] + ("…" if len(message) > 80 else ""))
+        self.voice_label.setToolTip(message)
+
+    def sync(self, active: bool, voice: bool, invite: bool) -> None:
+        self.join_button.setText("Leave call" if active else "Join call…")
+        self.camera_button.setEnabled(active)
+        self.mute_button.setEnabled(active and voice)
+        self.level_meter.setEnabled(active and voice)
+        if not active:
+            self.voice_label.setText("")
+        self.invite_button.setEnabled(active and invite)
