@@ -129,7 +129,6 @@ class MainWindow(QMainWindow):
         self.participants_panel.volume.valueChanged.connect(
             lambda v: audio_controls.set_volume(self, v)
         )
-        # the widgets tests and scripts reach for
         self.source_box, self.background_box = sb.source_box, sb.background_box
         self.avatar_button, self.join_button = sb.avatar_button, cb.join_button
         self.mute_button, self.voice_label = cb.mute_button, cb.voice_label
