@@ -26,7 +26,7 @@ import aiohttp
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.codec.avatar_frame import encode_avatar_frame
-from holocall_desktop.codec.base import VIDEOTRACK, CodecError, Quality
+from holocall_desktop.codec.base import VIDEOTRACK, Quality
 from holocall_desktop.codec.registry import get_codec
 from holocall_desktop.model import DepthFrame, LatestMailbox
 from holocall_desktop.model.avatar import AvatarFrame
@@ -45,10 +45,9 @@ from holocall_desktop.transport.api import (
 )
 from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
-from holocall_desktop.transport.rate import FrameRateControl
+from holocall_desktop.transport.sender import HologramSender
 from holocall_desktop.transport.signaling import SignalingClient
 from holocall_desktop.transport.topology import Topology
-from holocall_desktop.transport.tracks import VIDEO_CLOCK, packed_to_video_frame
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +104,11 @@ class CallEngine:
         codec = get_codec(config.codec)  # CodecError names the available codecs
         self.config = config
         self.listener = listener
-        self.quality = quality or Quality()
         self.options = options or EngineOptions()
         self.codec_transport: str = codec.transport
-        self._encoder = codec.encoder(self.quality)
+        self._sender = HologramSender(
+            codec, quality or Quality(), self.options.adapt_frame_rate, self.options.min_fps
+        )
         self._local_audio = local_audio
         self._on_remote_audio = on_remote_audio
         self._local = LocalInfo(config.display_name, config.codec)
@@ -118,29 +118,19 @@ class CallEngine:
         self._boxes = _Mailboxes()
         self._participants: dict[str, ParticipantInfo] = {}
         self._seen: list[str] = []
-        self._outbox: LatestMailbox[tuple[DepthFrame, float]] = LatestMailbox()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
-        self._wake: asyncio.Event | None = None
         self._topology: Topology | None = None
         self._signaling: SignalingClient | None = None
-        self._encode_pool = concurrent.futures.ThreadPoolExecutor(1, "holocall-encode")
         self._decode_pool = concurrent.futures.ThreadPoolExecutor(2, "holocall-decode")
         self._started_at: float | None = None
         self._join_time: float | None = None
-        self._frames_sent = 0
         self._frames_received = 0
         self._leaving = False
         self._closed = False
-        self._t0 = time.time()
         self._ready = threading.Event()
         self._frame_arrived = threading.Event()
-        self._rate = FrameRateControl(
-            self.quality.max_fps,
-            self.options.min_fps,
-            self.options.adapt_frame_rate and self.codec_transport != VIDEOTRACK,
-        )
         self._background: set[asyncio.Future[Any]] = set()
 
     # ==== thread-safe API ======================================================================
@@ -164,6 +154,11 @@ class CallEngine:
         return self._state_message
 
     @property
+    def quality(self) -> Quality:
+        """What the encoder uses now (its frame rate follows the receivers' feedback)."""
+        return self._sender.quality
+
+    @property
     def mode(self) -> MediaMode:
         return self._local.mode
 
@@ -180,7 +175,7 @@ class CallEngine:
                 join_time_s=self._join_time,
                 participants_seen=list(self._seen),
                 reconnects=sig.reconnects if sig is not None else 0,
-                frames_sent=self._frames_sent,
+                frames_sent=self._sender.frames_sent,
                 frames_received=self._frames_received,
             )
 
@@ -206,8 +201,8 @@ class CallEngine:
     def send_frame(self, frame: DepthFrame, capture_time: float) -> None:
         """Send a captured frame to everyone (any thread). ``capture_time`` is ``time.time()``
         at capture. If the encoder is busy, this frame replaces any frame still waiting."""
-        self._outbox.put((frame, capture_time))
-        self._call_soon(self._kick_encoder)
+        self._sender.offer(frame, capture_time)
+        self._call_soon(self._sender.wake)
 
     def send_avatar(self, frame: AvatarFrame) -> None:
         """Send an avatar frame (type 0x41) to everyone on the hologram channel (any thread)."""
@@ -292,7 +287,7 @@ class CallEngine:
         self._run_on_loop(lambda: self._shutdown(wire.ByeReason.APP_EXIT), timeout)
         if self._thread is not None:
             self._thread.join(timeout)
-        self._encode_pool.shutdown(wait=False, cancel_futures=True)
+        self._sender.close()
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
 
     def _run_on_loop(self, make: Callable[[], Coroutine[Any, Any, None]], timeout: float) -> None:
@@ -361,7 +356,6 @@ class CallEngine:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
         self._ready.set()
         async with aiohttp.ClientSession() as session:
             signaling = SignalingClient(
@@ -384,7 +378,9 @@ class CallEngine:
             self._topology = topology
             tasks = [
                 asyncio.ensure_future(signaling.run()),
-                asyncio.ensure_future(self._encode_loop()),
+                asyncio.ensure_future(
+                    self._sender.run(topology, lambda: self._local.mode is MediaMode.VOLUMETRIC)
+                ),
                 asyncio.ensure_future(self._stats_loop()),
             ]
             stop = asyncio.ensure_future(self._stop.wait())
@@ -423,49 +419,6 @@ class CallEngine:
         if self._topology is not None:
             self._topology.set_local(self._local)
 
-    def _kick_encoder(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
-    async def _encode_loop(self) -> None:
-        assert self._wake is not None
-        loop = asyncio.get_running_loop()
-        video = self.codec_transport == VIDEOTRACK
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            item = self._outbox.take()
-            topology = self._topology
-            if item is None or topology is None or self._local.mode != MediaMode.VOLUMETRIC:
-                continue
-            if not topology.receivers(video):
-                continue
-            frame, capture_time = item
-            try:
-                payloads = await loop.run_in_executor(
-                    self._encode_pool, self._encode, frame, capture_time
-                )
-            except (CodecError, ValueError) as exc:
-                log.warning("frame %d not sent: %s", frame.frame_number, exc)
-                continue
-            if not payloads:
-                continue  # skipped by the encoder's max_fps
-            if not video:
-                self._rate.frame_sent(sum(len(p) for p in payloads))
-            with self._lock:
-                self._frames_sent += 1
-            topology.send_hologram_frame(payloads, video)
-
-    def _encode(self, frame: DepthFrame, capture_time: float) -> list[Any]:
-        # the codec's timestamp field carries the wall-clock capture time (docs/protocol.md)
-        stamped = dataclasses.replace(frame, timestamp=capture_time)
-        self._encoder.quality = self.quality
-        out = self._encoder.encode(stamped)
-        if self.codec_transport == VIDEOTRACK and out:
-            pts = max(0, int((capture_time - self._t0) * VIDEO_CLOCK))
-            return [packed_to_video_frame(out[0], pts)]
-        return list(out)
-
     async def _stats_loop(self) -> None:
         opts = self.options
         next_stats = time.monotonic() + opts.stats_interval
@@ -480,9 +433,7 @@ class CallEngine:
                 next_stats = now + opts.stats_interval
                 stats = await topology.collect_stats()
                 self._notify(lambda s=stats: self.listener.on_stats(s))  # type: ignore[misc]
-                fps = self._rate.update(topology.feedback())
-                if fps != self.quality.max_fps:
-                    self.quality = dataclasses.replace(self.quality, max_fps=fps)
+                self._sender.adapt(topology.feedback())
 
     # ==== helpers ==============================================================================
 
