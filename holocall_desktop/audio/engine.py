@@ -21,7 +21,6 @@ as a queued signal).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import threading
@@ -35,35 +34,19 @@ from aiortc import MediaStreamTrack
 
 from holocall_desktop.audio.devices import AudioIO, DeviceSpec
 from holocall_desktop.audio.errors import AudioDeviceError
-from holocall_desktop.audio.jitter import JitterBuffer, JitterStats
 from holocall_desktop.audio.processing import VoiceProcessor, VoiceSettings
 from holocall_desktop.audio.ring import AudioRing
 from holocall_desktop.audio.spatial import SpatialMixer, SpatialParams
 from holocall_desktop.audio.tracks import MicrophoneTrack, RemoteAudioReceiver
+from holocall_desktop.audio.voices import Level, Meter, ParticipantAudio, RemoteVoices
+
+__all__ = ["AudioEngine", "DeviceStats", "Level", "ParticipantAudio"]
 from holocall_desktop.model.room import RoomLayout
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-SILENCE_DBFS = -120.0
 HEAD_HEIGHT = 1.2  # a seated person's mouth above the floor, metres
-
-
-@dataclass(frozen=True)
-class Level:
-    rms_dbfs: float  # smoothed (≈ 100 ms) RMS level
-    peak_dbfs: float  # peak, held and decaying 20 dB/s, for a meter's peak marker
-
-
-@dataclass(frozen=True)
-class ParticipantAudio:
-    user_id: str
-    level: Level
-    speaking: bool
-    volume: float
-    azimuth_deg: float
-    distance_m: float
-    jitter: JitterStats
 
 
 @dataclass(frozen=True)
@@ -74,41 +57,6 @@ class DeviceStats:
     output_underflows: int  # PortAudio: the speaker ran dry
     playback_missing_ms: float  # silence the speaker callback played for want of a mix
     capture_dropped_ms: float  # microphone samples the worker did not take in time
-
-
-class _Meter:
-    def __init__(self, samplerate: int, block: int) -> None:
-        self._alpha = 1.0 - math.exp(-(block / samplerate) / 0.1)
-        self._decay_db = 20.0 * block / samplerate
-        self.ms = 0.0
-        self.peak_db = SILENCE_DBFS
-
-    def update(self, x: FloatArray) -> float:
-        """Feed a block; returns the block's own RMS in dBFS."""
-        ms = float(np.dot(x, x)) / max(len(x), 1)
-        self.ms += self._alpha * (ms - self.ms)
-        peak = float(np.max(np.abs(x))) if len(x) else 0.0
-        self.peak_db = max(_db(peak), self.peak_db - self._decay_db)
-        return 0.5 * _db(ms) if ms > 0 else SILENCE_DBFS
-
-    def level(self) -> Level:
-        return Level(0.5 * _db(self.ms) if self.ms > 0 else SILENCE_DBFS, self.peak_db)
-
-
-def _db(amplitude: float) -> float:
-    return 20.0 * math.log10(amplitude) if amplitude > 1e-6 else SILENCE_DBFS
-
-
-class _Participant:
-    def __init__(self, user_id: str, jitter: JitterBuffer, meter: _Meter) -> None:
-        self.user_id = user_id
-        self.jitter = jitter
-        self.meter = meter
-        self.receiver: RemoteAudioReceiver | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.volume = 1.0
-        self.speaking_until = 0.0
-        self.block_db = SILENCE_DBFS
 
 
 class AudioEngine:
@@ -153,23 +101,26 @@ class AudioEngine:
         self._playout_blocks = playout_blocks
         if not 0 <= jitter_min_ms <= jitter_max_ms:
             raise ValueError("need 0 <= jitter_min_ms <= jitter_max_ms")
-        self._jitter_ms = (jitter_min_ms, jitter_max_ms)
-        self._threshold = speech_threshold_dbfs
-        self._hangover = hangover_s
         self._on_error = on_error
         self.voice = VoiceProcessor(voice, samplerate, far_channels=2)
         self.mixer = SpatialMixer(samplerate, self.block, spatial)
         seat0 = self.layout.seat(0, 2)
         self.mixer.set_listener(self.layout.viewer_eye(), seat0.facing)
         self.local_track = MicrophoneTrack()
-        self._lock = threading.RLock()
-        self._participants: dict[str, _Participant] = {}
+        self._lock = threading.RLock()  # the taps
+        self.voices = RemoteVoices(
+            samplerate,
+            self.block,
+            (jitter_min_ms, jitter_max_ms),
+            speech_threshold_dbfs,
+            hangover_s,
+            on_new=self._place_new,
+        )
         self._taps: list[Callable[[FloatArray], None]] = []
         self._capture_taps: list[Callable[[FloatArray], None]] = []
         self._pushed = AudioRing(samplerate * 2, 1)
         self._pushed_lock = threading.Lock()
-        self._in_meter = _Meter(samplerate, self.block)
-        self._active: str | None = None
+        self._in_meter = Meter(samplerate, self.block)
         self._io: AudioIO | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -224,11 +175,8 @@ class AudioEngine:
 
     def close(self) -> None:
         self.stop()
-        with self._lock:
-            parts = list(self._participants.values())
-            self._participants.clear()
-        for p in parts:
-            self._cancel_receiver(p)
+        for v in self.voices.clear():
+            v.cancel_receiver()
         self.local_track.stop()
 
     def __enter__(self) -> AudioEngine:
@@ -298,7 +246,7 @@ class AudioEngine:
             raise RuntimeError(
                 "AudioEngine.on_remote_audio must be called on the call engine's event loop"
             ) from None
-        part = self._participant(user_id)
+        part = self.voices.get(user_id)
         old = part.receiver
         receiver = RemoteAudioReceiver(user_id, track, part.jitter)
         part.jitter.reset()
@@ -307,25 +255,10 @@ class AudioEngine:
             old._task.cancel()
         receiver.start()
 
-    def _participant(self, user_id: str) -> _Participant:
-        with self._lock:
-            part = self._participants.get(user_id)
-            if part is None:
-                part = _Participant(
-                    user_id,
-                    JitterBuffer(
-                        self.samplerate,
-                        self.block,
-                        min_target_ms=self._jitter_ms[0],
-                        max_target_ms=self._jitter_ms[1],
-                    ),
-                    _Meter(self.samplerate, self.block),
-                )
-                self._participants[user_id] = part
-                if user_id not in self.mixer.sources():
-                    # until told where they sit: across the table
-                    self.mixer.set_source_position(user_id, self._seat_head(1, 2))
-            return part
+    def _place_new(self, user_id: str) -> None:
+        if user_id not in self.mixer.sources():
+            # until told where they sit: across the table
+            self.mixer.set_source_position(user_id, self._seat_head(1, 2))
 
     def _seat_head(self, seat: int, count: int) -> npt.NDArray[np.float64]:
         return self.layout.seat(seat, count).position + np.array([0.0, HEAD_HEIGHT, 0.0])
@@ -335,12 +268,12 @@ class AudioEngine:
         if seat == 0:
             raise ValueError("seat 0 is the local listener's")
         position = self._seat_head(seat, count)  # validates seat and count
-        self._participant(user_id)
+        self.voices.get(user_id)
         self.mixer.set_source_position(user_id, position)
 
     def set_source_position(self, user_id: str, xyz_room: object) -> None:
         """Follow a participant's tracked head (room coordinates, metres)."""
-        self._participant(user_id)
+        self.voices.get(user_id)
         self.mixer.set_source_position(user_id, xyz_room)
 
     def set_listener(self, position: object, facing: object) -> None:
@@ -348,26 +281,13 @@ class AudioEngine:
         self.mixer.set_listener(position, facing)
 
     def remove_participant(self, user_id: str) -> None:
-        with self._lock:
-            part = self._participants.pop(user_id, None)
-            if self._active == user_id:
-                self._active = None
+        part = self.voices.remove(user_id)
         self.mixer.remove_source(user_id)
         if part is not None:
-            self._cancel_receiver(part)
-
-    @staticmethod
-    def _cancel_receiver(part: _Participant) -> None:
-        r, loop = part.receiver, part.loop
-        if r is None or loop is None or r._task is None:
-            return
-        task = r._task
-        with contextlib.suppress(RuntimeError):  # the loop may already be closed
-            loop.call_soon_threadsafe(task.cancel)
+            part.cancel_receiver()
 
     def participants(self) -> list[str]:
-        with self._lock:
-            return list(self._participants)
+        return self.voices.user_ids()
 
     # -- controls ----------------------------------------------------------------------------
     @property
@@ -382,13 +302,12 @@ class AudioEngine:
         """A participant's volume, linear: 1.0 as received, 0 silent, up to 4.0 (+12 dB)."""
         if not (math.isfinite(volume) and 0.0 <= volume <= 4.0):
             raise ValueError(f"volume must be between 0 and 4, got {volume!r}")
-        part = self._participant(user_id)
+        part = self.voices.get(user_id)
         part.volume = float(volume)
         self.mixer.set_volume(user_id, part.volume)
 
     def volume(self, user_id: str) -> float:
-        with self._lock:
-            part = self._participants.get(user_id)
+        part = self.voices.find(user_id)
         if part is None:
             raise KeyError(f"no participant {user_id!r}")
         return part.volume
@@ -399,41 +318,18 @@ class AudioEngine:
         return self._in_meter.level()
 
     def levels(self) -> dict[str, Level]:
-        with self._lock:
-            return {u: p.meter.level() for u, p in self._participants.items()}
+        return self.voices.levels()
 
     def speaking(self) -> set[str]:
-        now = time.monotonic()
-        with self._lock:
-            return {u for u, p in self._participants.items() if p.speaking_until > now}
+        return self.voices.speaking(time.monotonic())
 
     def active_speaker(self) -> str | None:
         """The participant talking now (held ``hangover_s`` after they stop), or ``None``."""
-        with self._lock:
-            return self._active
+        return self.voices.active
 
     def participant_audio(self) -> list[ParticipantAudio]:
-        now = time.monotonic()
-        out = []
-        with self._lock:
-            parts = list(self._participants.values())
-        for p in parts:
-            try:
-                geo = self.mixer.geometry(p.user_id)
-            except KeyError:
-                continue
-            out.append(
-                ParticipantAudio(
-                    p.user_id,
-                    p.meter.level(),
-                    p.speaking_until > now,
-                    p.volume,
-                    math.degrees(geo.azimuth),
-                    geo.distance,
-                    p.jitter.stats(),
-                )
-            )
-        return out
+        """Each voice's level, speaking, volume, direction and jitter buffer (the UI, tests)."""
+        return self.voices.report(self.mixer.geometry, time.monotonic())
 
     # -- taps and synthetic input -------------------------------------------------------------
     def add_output_tap(self, fn: Callable[[FloatArray], None]) -> None:
@@ -527,17 +423,8 @@ class AudioEngine:
         t0 = time.perf_counter()
         now = time.monotonic()
         with self._lock:
-            parts = list(self._participants.values())
             taps = list(self._taps)
-        blocks: dict[str, FloatArray] = {}
-        for p in parts:
-            buf = np.empty(self.block, dtype=np.float32)
-            real = p.jitter.pull(buf)
-            db = p.meter.update(buf)
-            if real and db > self._threshold:
-                p.speaking_until = now + self._hangover
-            p.block_db = db if real else SILENCE_DBFS
-            blocks[p.user_id] = buf
+        _, blocks = self.voices.pull(now)
         try:
             mix = self.mixer.mix(blocks, self._mix)
         except KeyError:  # a participant was removed between the snapshot and the mix
@@ -545,7 +432,6 @@ class AudioEngine:
                 known = set(self.mixer.sources())
             mix = self.mixer.mix({u: b for u, b in blocks.items() if u in known}, self._mix)
         np.clip(mix, -1.0, 1.0, out=mix)
-        self._update_active(parts, now)
         self.mix_seconds += time.perf_counter() - t0
         if io is not None:
             io.write(mix)
@@ -553,21 +439,6 @@ class AudioEngine:
         self.blocks_mixed += 1
         for tap in taps:
             tap(mix)
-
-    def _update_active(self, parts: list[_Participant], now: float) -> None:
-        with self._lock:
-            speaking = [p for p in parts if p.speaking_until > now]
-            current = self._participants.get(self._active) if self._active else None
-            if not speaking:
-                self._active = None
-                return
-            loudest = max(speaking, key=lambda p: p.meter.level().rms_dbfs)
-            if current is None or current not in speaking:
-                self._active = loudest.user_id
-            elif loudest is not current and (
-                loudest.meter.level().rms_dbfs > current.meter.level().rms_dbfs + 6.0
-            ):
-                self._active = loudest.user_id  # someone clearly louder takes over
 
     def _process_capture(self, block: FloatArray) -> None:
         self.voice.process_near(block)

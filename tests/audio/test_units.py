@@ -142,7 +142,7 @@ def test_engine_levels_volume_and_active_speaker() -> None:
     engine.start()
     try:
         talk = voice(1.0, seed=4, pauses=False)
-        parts = {p: engine._participant(p) for p in ("ann", "bo")}
+        parts = {p: engine.voices.get(p) for p in ("ann", "bo")}
         for k in range(0, len(talk), 960):  # ann talks, bo is silent
             parts["ann"].jitter.push(talk[k : k + 960])
             time.sleep(0.02)
