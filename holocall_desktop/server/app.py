@@ -9,8 +9,10 @@ import logging
 import secrets
 import time
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from holocall_desktop.server.auth import TokenService
 from holocall_desktop.server.config import ServerConfig
@@ -83,7 +85,9 @@ class SignalingServer:
 
     async def start(self) -> int:
         await self.presence.start(self.hub.deliver)
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, logger=_HttpLog(log)
+        )
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, self.config.host, self.config.port, backlog=4096, reuse_address=True
@@ -154,3 +158,15 @@ class SignalingServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+class _HttpLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's request-handler logger: a malformed request from a client (a request line over
+    the limit, bad headers, not HTTP at all) is one INFO line, never an ERROR with a traceback
+    that any client could fill the logs with; anything else is still logged as an error."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.info("refused a malformed HTTP request: %s", exc_info.message or exc_info)
+        else:
+            self.error(msg, *args, exc_info=exc_info, **kw)

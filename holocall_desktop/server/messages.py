@@ -14,7 +14,8 @@ from typing import Any
 
 from holocall_desktop.protocol.signaling import CLIENT_TYPES, ErrorCode, MessageType
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+#: a room or user id; use ``fullmatch`` (``$`` would accept a trailing newline)
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 SDP_TYPES = ("offer", "answer", "pranswer", "rollback")
 MAX_CANDIDATE_CHARS = 2048
 
@@ -58,7 +59,7 @@ def _id(msg: dict[str, Any], key: str) -> str:
     value = msg.get(key)
     if not isinstance(value, str):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"{msg['type']}: '{key}' must be a string")
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise ProtocolError(
             ErrorCode.INVALID_MESSAGE,
             f"{msg['type']}: '{key}' must be 1-64 characters of A-Z a-z 0-9 _ . -",

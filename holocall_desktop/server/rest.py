@@ -127,7 +127,9 @@ class RestApi:
             return {}
         try:
             data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # ValueError: not JSON, or an integer too long to convert; RecursionError: nested too
+        # deep; LookupError: an unknown charset; UnicodeDecodeError: not in that charset
+        except (ValueError, RecursionError, LookupError, UnicodeDecodeError) as exc:
             raise web.HTTPBadRequest(
                 text=json.dumps(
                     {"code": ErrorCode.INVALID_JSON, "message": f"body is not JSON: {exc}"}
@@ -148,7 +150,7 @@ class RestApi:
         value = data.get("userId")
         if value is None:
             return "u-" + uuid.uuid4().hex[:10]
-        if not isinstance(value, str) or not m.ID_PATTERN.match(value):
+        if not isinstance(value, str) or not m.ID_PATTERN.fullmatch(value):
             return _error(
                 400,
                 ErrorCode.INVALID_USER_ID,

@@ -436,11 +436,12 @@ class SignalingHub:
     # ---- host and admin actions ----------------------------------------------------------------
 
     async def kick(self, room_id: str, user_id: str) -> bool:
-        """Remove ``user_id`` from the room and keep it out; ``False`` if it was not there."""
-        await self.presence.ban(room_id, user_id)
+        """Remove ``user_id`` from the room and keep it out; ``False`` (and nobody banned) if it
+        was not there."""
         gone = await self.presence.leave(room_id, user_id)
         if gone is None:
             return False
+        await self.presence.ban(room_id, user_id)
         grace = self._grace.pop((room_id, user_id), None)
         if grace is not None:
             grace.cancel()

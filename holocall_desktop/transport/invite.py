@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
 DEFAULT_PORT = 3000
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_SECRET = re.compile(r"^[A-Za-z0-9_.\-~]{8,256}$")
+_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_SECRET = re.compile(r"[A-Za-z0-9_.\-~]{8,256}")
 
 
 class InviteError(ValueError):
@@ -41,9 +41,9 @@ def format_invite(server: str, room_id: str, invite_secret: str, scheme: str = "
     base = urlsplit(server)
     if base.scheme not in ("http", "https") or not base.hostname:
         raise InviteError(f"server must be an http(s)://HOST[:PORT] URL, got {server!r}")
-    if not _ID.match(room_id):
+    if not _ID.fullmatch(room_id):
         raise InviteError(f"room id {room_id!r} is not 1-64 characters of A-Z a-z 0-9 _ . -")
-    if not _SECRET.match(invite_secret):
+    if not _SECRET.fullmatch(invite_secret):
         raise InviteError("invite secret must be 8-256 URL-safe characters")
     host = f"[{base.hostname}]" if ":" in base.hostname else base.hostname
     tls = base.scheme == "https"
@@ -86,13 +86,13 @@ def parse_invite(link: str) -> Invite:
             raise InviteError(f"expected http://HOST:PORT/rooms/ROOM?invite=SECRET, got {text!r}")
         room = parts[1]
         tls = scheme == "https"
-    if not _ID.match(room):
+    if not _ID.fullmatch(room):
         raise InviteError(f"room id {room!r} is not 1-64 characters of A-Z a-z 0-9 _ . -")
     secrets = parse_qs(url.query).get("invite", [])
     if len(secrets) != 1 or not secrets[0]:
         raise InviteError("the invite link has no ?invite=SECRET")
     secret = secrets[0]
-    if not _SECRET.match(secret):
+    if not _SECRET.fullmatch(secret):
         raise InviteError("the invite secret in the link is malformed")
     host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
     http = "https" if tls else "http"
