@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="protocol errors before a connection is closed",
     )
     lim.add_argument("--max-connections", type=int, default=d.max_connections)
+    lim.add_argument(
+        "--send-queue",
+        type=int,
+        default=d.send_queue,
+        help="frames that may wait for one client before it is dropped as too slow",
+    )
+    lim.add_argument(
+        "--send-timeout",
+        type=float,
+        default=d.send_timeout,
+        metavar="S",
+        help="a client that takes no frame for this long is dropped as too slow",
+    )
     life = p.add_argument_group("lifecycle")
     life.add_argument("--heartbeat", type=float, default=d.heartbeat_interval, metavar="S")
     life.add_argument(
@@ -188,6 +201,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         message_burst=args.message_burst,
         max_violations=args.max_violations,
         max_connections=args.max_connections,
+        send_queue=args.send_queue,
+        send_timeout=args.send_timeout,
         heartbeat_interval=args.heartbeat,
         reconnect_grace=args.grace,
         join_timeout=args.join_timeout,

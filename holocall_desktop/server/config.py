@@ -42,6 +42,10 @@ class ServerConfig:
     message_burst: int = 100
     max_violations: int = 10  # protocol errors before the connection is closed
     max_connections: int = 20_000
+    # a client's outgoing frames wait in a queue of at most this many; one that does not take a
+    # frame within send_timeout seconds (or lets its queue fill) is dropped as too slow
+    send_queue: int = 512
+    send_timeout: float = 10.0
 
     # lifecycle
     heartbeat_interval: float = 20.0  # WebSocket ping period; a silent peer is dropped after it
@@ -105,6 +109,8 @@ class ServerConfig:
             "max users per room": self.max_users_per_room,
             "max violations": self.max_violations,
             "max connections": self.max_connections,
+            "send queue": self.send_queue,
+            "send timeout": self.send_timeout,
             "heartbeat interval": self.heartbeat_interval,
             "join timeout": self.join_timeout,
             "room idle TTL": self.room_idle_ttl,

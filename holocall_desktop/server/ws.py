@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -46,23 +47,56 @@ def control_close(code: int, error_code: str, message: str, session: str) -> dic
     }
 
 
+class _Close:
+    """An item of a connection's outbox: close with ``code`` after what came before."""
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: int, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+
+
 class Connection:
-    """One client WebSocket."""
+    """One client WebSocket.
+
+    Frames to the client go through a bounded outbox that the connection's own writer task
+    sends, each within ``send_timeout`` seconds: no handler ever waits for another client's
+    socket. A client whose outbox fills, or whose socket takes no frame within the deadline, is
+    cut (its transport aborted), so its reader ends and it leaves like any dropped connection.
+    """
 
     __slots__ = (
         "_allowance",
+        "_closed",
         "_last",
+        "_outbox",
+        "_queue_limit",
+        "_send_timeout",
+        "_transport",
+        "_wake",
+        "_writer",
         "abusive",
         "claims",
         "ip",
         "joined_once",
         "room_id",
         "session",
+        "slow",
         "violations",
         "ws",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, ip: str, claims: Claims, burst: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        ip: str,
+        claims: Claims,
+        burst: int,
+        transport: asyncio.Transport | None = None,
+        queue_limit: int = 512,
+        send_timeout: float = 10.0,
+    ) -> None:
         self.ws = ws
         self.ip = ip
         self.claims = claims
@@ -71,8 +105,16 @@ class Connection:
         self.violations = 0
         self.abusive = False
         self.joined_once = False
+        self.slow = False
         self._allowance = float(burst)
         self._last = time.monotonic()
+        self._transport = transport
+        self._queue_limit = queue_limit
+        self._send_timeout = send_timeout
+        self._outbox: collections.deque[str | _Close] = collections.deque()
+        self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._writer = asyncio.ensure_future(self._write_loop())
 
     @property
     def user_id(self) -> str:
@@ -89,14 +131,65 @@ class Connection:
         return True
 
     async def send(self, message: dict[str, Any]) -> None:
-        if self.ws.closed:
-            return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(m.encode(message))
+        """Queue ``message`` for the client (returns at once; never waits for its socket)."""
+        self._put(m.encode(message))
 
     async def close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=code, message=reason.encode()[:120])
+        """Close after the frames already queued; waits at most ``send_timeout`` (then cuts)."""
+        self._put(_Close(code, reason), force=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closed.wait(), self._send_timeout)
+            return
+        self.cut("it did not take the close within the send deadline")
+
+    def _put(self, item: str | _Close, force: bool = False) -> None:
+        if self._closed.is_set() or self.ws.closed:
+            return
+        if len(self._outbox) >= self._queue_limit and not force:
+            self.cut(f"{len(self._outbox)} frames waited for it")
+            return
+        self._outbox.append(item)
+        self._wake.set()
+
+    def cut(self, why: str) -> None:
+        """Drop this client at once (a slow consumer): abort its transport."""
+        if self._closed.is_set():
+            return
+        self.slow = True
+        log.info("dropping %s (%s) as too slow: %s", self.user_id, self.session, why)
+        self._finish()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _finish(self) -> None:
+        self._closed.set()
+        self._outbox.clear()
+        if self._writer is not asyncio.current_task():
+            self._writer.cancel()
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._outbox:
+                    item = self._outbox.popleft()
+                    if isinstance(item, _Close):
+                        await asyncio.wait_for(
+                            self.ws.close(code=item.code, message=item.reason.encode()[:120]),
+                            self._send_timeout,
+                        )
+                        self._closed.set()
+                        return
+                    await asyncio.wait_for(self.ws.send_str(item), self._send_timeout)
+        except TimeoutError:
+            self.cut(f"a frame took over {self._send_timeout:g} s to send")
+        except (ConnectionError, RuntimeError):  # the socket went away: the reader sees it
+            self._closed.set()
+
+    def stopped(self) -> None:
+        """The reader ended: stop the writer too."""
+        self._finish()
 
 
 class SignalingHub:
@@ -181,7 +274,15 @@ class SignalingHub:
                 retryAfter=round(wait, 2),
             )
 
-        conn = Connection(ws, ip, claims, cfg.message_burst)
+        conn = Connection(
+            ws,
+            ip,
+            claims,
+            cfg.message_burst,
+            request.transport,
+            cfg.send_queue,
+            cfg.send_timeout,
+        )
         self.connections.add(conn)
         self.metrics.inc("holocall_signal_connections_total")
         loop = asyncio.get_running_loop()
@@ -213,6 +314,7 @@ class SignalingHub:
             log.exception("connection %s failed", conn.session)
         finally:
             join_timer.cancel()
+            conn.stopped()
             self.connections.discard(conn)
             await self._on_disconnect(conn)
         return ws

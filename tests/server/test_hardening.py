@@ -93,3 +93,70 @@ async def test_kicking_someone_who_is_not_there_bans_nobody(
     carol = await SignalClient.connect(http, server.ws_url, carol_t["accessToken"])
     joined = await carol.join(room["roomId"], "carol")
     assert joined["type"] == "room-state", joined
+
+
+async def _stalled(
+    http: aiohttp.ClientSession, server: SignalingServer, room: dict[str, object], user: str
+) -> SignalClient:
+    """A member whose socket is never read again (its kernel buffers fill up)."""
+    tokens = await invite(http, server.http_url, room, user)
+    client = await SignalClient.connect(http, server.ws_url, tokens["accessToken"])
+    await client.join(str(room["roomId"]), user)
+    transport = client.ws._response.connection.transport  # type: ignore[union-attr]
+    transport.pause_reading()
+    return client
+
+
+async def test_a_member_that_stops_reading_never_holds_up_the_others(
+    make_server: object, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(  # type: ignore[operator]
+        message_rate=10_000, message_burst=10_000, send_timeout=1.0, reconnect_grace=0.0
+    )
+    alice, bob, room = await _pair(http, server)
+    slow = await _stalled(http, server, room, "slow")
+    await alice.expect("user-joined")
+    await bob.expect("user-joined")
+    big = {"type": "offer", "sdp": "v=0\r\n" + "a=x-pad:" + "x" * 60_000 + "\r\n"}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(300):  # ~18 MB towards the stalled member: far more than socket buffers hold
+        await alice.send(type="offer", to="slow", sdp=big)
+    await alice.send(type="offer", to="bob", sdp={"type": "offer", "sdp": "v=0\r\n"})
+    got = await bob.expect("offer", timeout=5)
+    assert got["from"] == "alice"
+    assert loop.time() - started < 5
+    # the stalled member is dropped once its sends stop moving, and the others are told
+    left = await bob.expect("user-left", timeout=10)
+    assert left["userId"] == "slow"
+    slow.ws._response.connection.transport.abort()  # type: ignore[union-attr]
+
+
+async def test_kick_and_shutdown_are_prompt_while_a_member_is_stalled(
+    make_server: object, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(  # type: ignore[operator]
+        message_rate=10_000, message_burst=10_000, send_timeout=1.0
+    )
+    alice, bob, room = await _pair(http, server)
+    slow = await _stalled(http, server, room, "slow")
+    await alice.expect("user-joined")
+    await bob.expect("user-joined")
+    big = {"type": "offer", "sdp": "v=0\r\n" + "a=x-pad:" + "x" * 60_000 + "\r\n"}
+    for _ in range(300):
+        await alice.send(type="offer", to="slow", sdp=big)
+    await asyncio.sleep(0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    admin = {"Authorization": f"Bearer {server.admin_token}"}
+    async with http.delete(
+        f"{server.http_url}/rooms/{room['roomId']}/users/slow", headers=admin
+    ) as r:
+        assert r.status in (200, 404)  # 404: dropped as too slow already
+    assert loop.time() - started < 3
+    left = await bob.expect("user-left", timeout=5)
+    assert left["userId"] == "slow"
+    started = loop.time()
+    await server.stop()
+    assert loop.time() - started < server.config.shutdown_grace + 3
+    slow.ws._response.connection.transport.abort()  # type: ignore[union-attr]
