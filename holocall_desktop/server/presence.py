@@ -58,6 +58,10 @@ class Presence(abc.ABC):
     @abc.abstractmethod
     async def ban(self, room_id: str, user_id: str) -> None: ...
 
+    @abc.abstractmethod
+    async def is_banned(self, room_id: str, user_id: str) -> bool:
+        """``user_id`` was removed from the room: its tokens no longer open anything there."""
+
     # members
     @abc.abstractmethod
     async def join(self, room_id: str, user_id: str, role: str, session: str) -> JoinResult: ...
@@ -137,6 +141,9 @@ class MemoryPresence(Presence):
 
     async def ban(self, room_id: str, user_id: str) -> None:
         self._banned.setdefault(room_id, set()).add(user_id)
+
+    async def is_banned(self, room_id: str, user_id: str) -> bool:
+        return user_id in self._banned.get(room_id, ())
 
     async def join(self, room_id: str, user_id: str, role: str, session: str) -> JoinResult:
         info = self._rooms.get(room_id)

@@ -299,6 +299,9 @@ class RedisPresence(Presence):
         await self.redis.sadd(key, user_id)
         await self.redis.expire(key, int(max(self.room_idle_ttl, 24 * 3600)))
 
+    async def is_banned(self, room_id: str, user_id: str) -> bool:
+        return bool(await self.redis.sismember(self._k("banned", room_id), user_id))
+
     # members
     async def join(self, room_id: str, user_id: str, role: str, session: str) -> JoinResult:
         raw = await self._join(

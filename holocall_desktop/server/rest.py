@@ -281,7 +281,10 @@ class RestApi:
 
     async def room_users(self, request: web.Request) -> web.Response:
         room_id = request.match_info["roomId"]
-        if not (self._is_admin(request) or self._room_claims(request, room_id) is not None):
+        claims = self._room_claims(request, room_id)
+        if claims is not None and await self.presence.is_banned(room_id, claims.user_id):
+            claims = None  # removed from the room: its tokens read nothing there any more
+        if not (self._is_admin(request) or claims is not None):
             return _error(
                 403, ErrorCode.FORBIDDEN, "a token for this room or the admin token is required"
             )
@@ -339,6 +342,8 @@ class RestApi:
             return _error(401, exc.code, exc.message)
         if await self.presence.get_room(claims.room_id) is None:
             return _error(404, ErrorCode.ROOM_NOT_FOUND, f"room {claims.room_id} no longer exists")
+        if await self.presence.is_banned(claims.room_id, claims.user_id):
+            return _error(403, ErrorCode.FORBIDDEN, "you were removed from this room")
         ttl = max(1.0, claims.expires_at - time.time() + self.tokens.leeway)
         if not await self.presence.consume_once(f"refresh|{claims.jti}", ttl):
             return _error(401, ErrorCode.TOKEN_REUSED, "this refresh token was already used")

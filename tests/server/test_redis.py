@@ -328,3 +328,28 @@ async def test_redis_outage_answers_errors_and_keeps_connections(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_a_kicked_users_tokens_open_nothing_on_any_instance(
+    cluster: tuple[SignalingServer, SignalingServer], http: aiohttp.ClientSession
+) -> None:
+    a, b = cluster
+    room = await create_room(http, a.http_url, "alice")
+    rid = room["roomId"]
+    bob_t = await invite(http, b.http_url, room, "bob")
+    bob = await SignalClient.connect(http, b.ws_url, bob_t["accessToken"])
+    await bob.join(rid, "bob")
+    bearer = {"Authorization": "Bearer " + bob_t["accessToken"]}
+    async with http.get(f"{a.http_url}/rooms/{rid}/users", headers=bearer) as r:
+        assert r.status == 200  # a member reads the room
+    host = {"Authorization": "Bearer " + room["accessToken"]}
+    async with http.delete(f"{a.http_url}/rooms/{rid}/users/bob", headers=host) as r:
+        assert r.status == 200
+    for server in (a, b):
+        async with http.get(f"{server.http_url}/rooms/{rid}/users", headers=bearer) as r:
+            assert r.status == 403, server.http_url
+        async with http.post(
+            f"{server.http_url}/auth/refresh", json={"refreshToken": bob_t["refreshToken"]}
+        ) as r:
+            assert r.status == 403, server.http_url
+            assert (await r.json())["code"] == "forbidden"
