@@ -187,9 +187,10 @@ class Connection:
         except (ConnectionError, RuntimeError):  # the socket went away: the reader sees it
             self._closed.set()
 
-    def stopped(self) -> None:
-        """The reader ended: stop the writer too."""
+    async def stopped(self) -> None:
+        """The reader ended: stop the writer too, and wait until it has."""
         self._finish()
+        await asyncio.wait([self._writer])
 
 
 class SignalingHub:
@@ -314,8 +315,8 @@ class SignalingHub:
             log.exception("connection %s failed", conn.session)
         finally:
             join_timer.cancel()
-            conn.stopped()
             self.connections.discard(conn)
+            await conn.stopped()
             await self._on_disconnect(conn)
         return ws
 

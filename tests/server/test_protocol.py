@@ -223,6 +223,8 @@ def _check_server_frame(frame: dict[str, Any], sender: str) -> None:
     assert kind in SERVER_TYPES, frame
     if kind == "error":
         assert isinstance(frame["code"], str) and isinstance(frame["message"], str)
+        # a handler that raised: the client was told "internal-error"; the fuzzer must see it
+        assert frame["code"] != "internal-error", frame
     if kind in ("offer", "answer"):
         assert set(frame) == {"type", "from", "sdp"}, frame
         assert frame["from"] == sender
@@ -267,6 +269,23 @@ async def _fuzz_once(server: SignalingServer, frames: list[str]) -> None:
         assert not bob.ws.closed and not alice.ws.closed
         await alice.close()
         await bob.close()
+
+
+def test_the_fuzzer_sees_a_crashed_handler(
+    fuzz_server: SignalingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from holocall_desktop.server import messages
+
+    real = messages.parse_client_message
+
+    def crashing(text: str, max_sdp_chars: int = 60_000) -> messages.ClientMessage:
+        if "crash-me" in text:
+            raise KeyError("a bug in a handler")
+        return real(text, max_sdp_chars)
+
+    monkeypatch.setattr(messages, "parse_client_message", crashing)
+    with pytest.raises(AssertionError, match="internal-error"):
+        asyncio.run(_fuzz_once(fuzz_server, ['{"type": "crash-me"}']))
 
 
 @pytest.mark.parametrize("kind", sorted(FRAMES))
