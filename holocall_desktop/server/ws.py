@@ -244,7 +244,7 @@ class SignalingHub:
             raise web.HTTPServiceUnavailable(text="server is shutting down")
         ws = web.WebSocketResponse(
             heartbeat=cfg.heartbeat_interval,
-            max_msg_size=cfg.max_message_bytes,
+            max_msg_size=cfg.max_message_bytes + 1,  # aiohttp refuses a frame of exactly its limit
             compress=False,
             timeout=max(cfg.shutdown_grace, 0.5),
         )

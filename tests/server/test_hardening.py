@@ -160,3 +160,20 @@ async def test_kick_and_shutdown_are_prompt_while_a_member_is_stalled(
     await server.stop()
     assert loop.time() - started < server.config.shutdown_grace + 3
     slow.ws._response.connection.transport.abort()  # type: ignore[union-attr]
+
+
+async def test_a_frame_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(
+    server: SignalingServer, http: aiohttp.ClientSession
+) -> None:
+    limit = server.config.max_message_bytes
+    alice, bob, _room = await _pair(http, server)
+
+    def offer_of(size: int) -> str:
+        head, tail = '{"type":"offer","to":"alice","sdp":{"type":"offer","sdp":"', '"}}'
+        return head + "a" * (size - len(head) - len(tail)) + tail
+
+    await bob.send_raw(offer_of(limit))
+    got = await alice.expect("offer")
+    assert len(got["sdp"]["sdp"]) > limit - 100
+    await bob.send_raw(offer_of(limit + 1))
+    assert await bob.close_code() == 1009
