@@ -70,6 +70,7 @@ def run_window(
     heartbeat.timeout.connect(lambda: None)
 
     done = False
+    failed = ""
 
     def finish() -> None:
         nonlocal done
@@ -84,11 +85,30 @@ def run_window(
                 print(f"holocall: screenshot saved to {screenshot}")
         window.close()
 
+    scripted = frames is not None or seconds is not None or screenshot is not None
+    if scripted:
+        # a scripted run never waits for frames that cannot come: an error ends it (exit 1,
+        # the screenshot shows the banner), and so does a recording that ended
+
+        def error(message: str) -> None:
+            nonlocal failed
+            if not failed:
+                failed = message
+                print(f"holocall: error: {message}", file=sys.stderr)
+            QTimer.singleShot(300, finish)
+
+        window.error_shown.connect(error)
+        window.source_ended.connect(
+            lambda: None if demo or join is not None else QTimer.singleShot(300, finish)
+        )
+        if window.banner.message:  # the source failed while the window opened
+            error(window.banner.message)
     if frames is not None:
 
         def enough(_n: int) -> None:
             if demo or join is not None:
-                shown = window.remote_frames_shown
+                call = window.call
+                shown = sum(call.frames_shown.values()) if call is not None else 0
                 if shown >= frames and not window.scene.animate(0.0):
                     QTimer.singleShot(100, finish)
             elif window.frames_drawn >= frames:
@@ -98,4 +118,4 @@ def run_window(
     if seconds is not None:
         QTimer.singleShot(int(seconds * 1000), finish)
     app.exec()
-    return 0 if not window.banner.message else 1
+    return 1 if failed else 0

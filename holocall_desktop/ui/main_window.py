@@ -58,6 +58,8 @@ class _Bridge(QObject):
 
 class MainWindow(QMainWindow):
     frame_drawn = Signal(int)  # frame number, after the scene got a new frame
+    error_shown = Signal(str)  # the banner shows this one-line error
+    source_ended = Signal()  # a recording played to its end (loop off)
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self._bridge = b = _Bridge()
         b.error.connect(self.show_error)
         b.finished.connect(lambda: self.statusBar().showMessage("End of recording", 3000))
+        b.finished.connect(self.source_ended)
         b.demo_ready.connect(lambda config: self.demo is not None and self.join_call(config))
         b.audio_error.connect(lambda m: audio_controls.audio_failed(self, m))
         self.room = RoomModel()
@@ -221,10 +224,6 @@ class MainWindow(QMainWindow):
         if self.last_frame is not None:
             self._rate.end()
 
-    @property
-    def remote_frames_shown(self) -> int:
-        return sum(self.call.frames_shown.values()) if self.call is not None else 0
-
     def _update_stats(self) -> None:
         f = self.last_frame
         size = f"{f.width}×{f.height}" if f is not None else "no frame"
@@ -338,6 +337,7 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         log.warning("%s", message)
         self.banner.show_message(message)
+        self.error_shown.emit(message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         call, self.call = self.call, None

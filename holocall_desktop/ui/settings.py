@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import asdict
 
@@ -15,8 +16,16 @@ ORG = "HoloCall"
 APP = "HoloCall Desktop"
 
 
+#: an INI file to keep the settings in instead of the system's usual place (tests, tools, a
+#: second profile): one run's choices then never change another's
+SETTINGS_ENV = "HOLOCALL_SETTINGS"
+
+
 class AppSettings:
     def __init__(self, settings: QSettings | None = None) -> None:
+        path = os.environ.get(SETTINGS_ENV)
+        if settings is None and path:
+            settings = QSettings(path, QSettings.Format.IniFormat)
         self._s = settings or QSettings(ORG, APP)
 
     def _get(self, key: str, default: object, kind: type) -> object:

@@ -14,8 +14,12 @@ from PIL import Image
 pytestmark = pytest.mark.gui
 
 
-def holocall(*args: str, tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONUNBUFFERED="1")
+def holocall(
+    *args: str, tmp_path: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONUNBUFFERED="1", **(env or {})
+    )
     return subprocess.run(
         [sys.executable, "-m", "holocall_desktop", *args],
         capture_output=True,
@@ -72,6 +76,55 @@ def test_demo_runs_a_call_and_saves_a_screenshot(tmp_path: Path) -> None:
     assert blue[h // 2 :, w // 2 :].sum() > 200
     # (below the toolbars: the microphone meter's bar is blue when a sound server is running)
     assert blue[h // 8 : h // 2].sum() < 50
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not a recording at all", b"#ROSBAG V2.0\n" + b"\x00" * 64], ids=str
+)
+def test_scripted_replay_of_an_unreadable_recording_exits_1(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "bad.bag"
+    bad.write_bytes(content)
+    shot = tmp_path / "shot.png"
+    out = holocall(
+        "replay",
+        str(bad),
+        "--screenshot",
+        str(shot),
+        "--frames",
+        "5",
+        tmp_path=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stderr[-2000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("holocall: error:")]
+    assert len(errors) == 1 and "bad.bag" in errors[0], out.stderr
+    assert "Traceback" not in out.stderr
+    assert shot.exists()  # the window as it was: with the error banner
+
+
+def test_scripted_window_on_a_bad_source_exits_1(tmp_path: Path) -> None:
+    out = holocall(
+        "app",
+        "--source",
+        "webcam:/no/such/video.avi",
+        "--frames",
+        "5",
+        tmp_path=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+
+
+def test_a_recording_shorter_than_the_frames_asked_for_ends_the_run(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.db3"
+    out = holocall("record", "-o", str(clip), "--frames", "5", tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    settings = tmp_path / "settings.ini"
+    settings.write_text("[playback]\nloop=false\n")
+    env = {"HOLOCALL_SETTINGS": str(settings)}
+    out = holocall("replay", str(clip), "--frames", "500", tmp_path=tmp_path, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_record_then_replay(tmp_path: Path) -> None:
