@@ -8,6 +8,8 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+pytest_plugins = ["tests.plugins.no_skips"]
+
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:

@@ -19,12 +19,12 @@ SINK = "holocall_test"
 
 
 def start_pulse(runtime: Path, sink: str = SINK) -> VirtualSoundServer:
-    """Start a sound server whose default sink is ``sink``; skip the test if it cannot start."""
+    """Start a sound server whose default sink is ``sink``; fail the test if it cannot start."""
     server = VirtualSoundServer((sink,), runtime)
     try:
         server.start()
     except VirtualSoundServerError as e:
-        pytest.skip(f"no virtual sound device: {e}")
+        pytest.fail(f"no virtual sound device: {e}")
     return server
 
 

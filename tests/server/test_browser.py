@@ -11,8 +11,6 @@ import json
 import shutil
 import subprocess
 
-import pytest
-
 from holocall_desktop.server.app import SignalingServer
 
 NODE = shutil.which("node")
@@ -61,9 +59,8 @@ function connect(token) {
 """
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
 async def test_browser_api_client(server: SignalingServer) -> None:
-    assert NODE is not None
+    assert NODE is not None, "node is not installed (scripts/setup.sh installs nodejs)"
     proc = await asyncio.create_subprocess_exec(
         NODE, "--experimental-websocket", "--no-warnings", "-e", BROWSER_CLIENT, server.http_url,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -22,9 +22,6 @@ from tests.server.client import SignalClient, create_room, invite
 from tests.server.conftest import ADMIN, ServerFactory
 
 REDIS = shutil.which("redis-server") or ""
-pytestmark = pytest.mark.skipif(
-    not REDIS, reason="redis-server is not installed (Debian package redis-server)"
-)
 OFFER = {"type": "offer", "sdp": "v=0\r\n"}
 
 
@@ -35,6 +32,7 @@ def free_port() -> int:
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    assert REDIS, "redis-server is not installed (scripts/setup.sh installs it)"
     port = free_port()
     proc = subprocess.Popen(
         [

@@ -35,7 +35,7 @@ def _free_udp_port() -> int:
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     if not TURNSERVER:
-        pytest.skip("turnserver is not installed (Debian package coturn)")
+        pytest.fail("turnserver is not installed (Debian package coturn)")
     port = _free_udp_port()
     workdir = tmp_path_factory.mktemp("coturn")
     proc = subprocess.Popen(

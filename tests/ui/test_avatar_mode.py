@@ -22,7 +22,6 @@ pytestmark = pytest.mark.gui
 @pytest.fixture(scope="module")
 def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short video of a real face photo (scikit-image's astronaut) gently rolling her head."""
-    pytest.importorskip("skimage")
     from skimage import data
 
     from holocall_desktop.avatar.model_files import FaceModelError, find_face_model
@@ -30,7 +29,7 @@ def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         find_face_model()
     except FaceModelError as exc:
-        pytest.skip(f"face model not installed: {exc.user_message}")
+        pytest.fail(f"face model not installed: {exc.user_message}")
     path = tmp_path_factory.mktemp("video") / "face.avi"
     image = data.astronaut()
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (512, 512))

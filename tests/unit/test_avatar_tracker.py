@@ -38,11 +38,11 @@ SMILING_LFW = (1, 11, 18, 19, 31, 37, 38)
 
 @pytest.fixture(scope="module")
 def face_model_path() -> Path:
-    """The installed model (``scripts/setup.sh`` installs it); skip only when it is absent."""
+    """The installed model (``scripts/setup.sh`` installs it); fail when it is absent."""
     try:
         return find_face_model()
     except FaceModelError as exc:
-        pytest.skip(f"face model not installed: {exc.user_message}")
+        pytest.fail(f"face model not installed: {exc.user_message}")
 
 
 @pytest.fixture(scope="module")
