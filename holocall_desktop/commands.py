@@ -95,11 +95,18 @@ def _check_recording(path: Path) -> None:
 def _run_record(args: argparse.Namespace) -> int:
     from holocall_desktop.capture.base import SourceError
     from holocall_desktop.capture.open import open_source
-    from holocall_desktop.capture.recorder import record
+    from holocall_desktop.capture.recorder import check_output, record, saved_frames
 
     out: Path = args.output
     if out.suffix.lower() != ".db3":
         raise CliError(f"{out}: recordings are written as .db3 (rosbag2); use a .db3 name")
+    try:
+        check_output(out)
+    except SourceError as exc:
+        raise CliError(str(exc)) from exc
+    source_path = Path(args.source)
+    if source_path.exists() and source_path.resolve() == out.resolve():
+        raise CliError(f"{out} is the recording being read; record to another file")
     if out.exists() and not args.force:
         raise CliError(f"{out} exists; pass --force to overwrite")
     if args.frames is None and args.seconds is None and args.source == "synthetic":
@@ -113,7 +120,20 @@ def _run_record(args: argparse.Namespace) -> int:
         )
     except SourceError as exc:
         raise CliError(str(exc)) from exc
-    print(f"holocall: recorded {summary} to {out}")
+    except (OSError, RuntimeError) as exc:  # the SDK's writer (disk full, file-size limit…)
+        saved = saved_frames(out)
+        raise CliError(f"recording to {out} failed after {saved} frames: {exc}") from exc
+    saved = saved_frames(out)
+    if saved < summary.frames:
+        raise CliError(
+            f"only {saved} of {summary.frames} frames were saved to {out} "
+            "(is the disk full, or the file too large for this system?)"
+        )
+    mb = summary.bytes / 1e6
+    print(
+        f"holocall: recorded {summary.frames} frames ({summary.duration:.1f} s, {mb:.1f} MB) "
+        f"to {out}"
+    )
     return 0
 
 

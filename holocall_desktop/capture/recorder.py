@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -144,6 +145,41 @@ def _inject(
     sensor.on_video_frame(f)
 
 
+def check_output(out: Path) -> None:
+    """A one-line :class:`SourceError` now if ``out`` cannot take a recording, rather than a
+    failure deep in the SDK later: a folder, a name too long, a place one may not write."""
+    try:
+        name_max = os.pathconf(out.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    size = len(os.fsencode(out.name))
+    if size > name_max:
+        raise SourceError(
+            f"cannot record to '{out.name[:40]}…': the file name is too long "
+            f"({size} bytes, at most {name_max})"
+        )
+    if out.is_dir():
+        raise SourceError(f"cannot record to '{out}': it is a folder")
+    existed = out.exists()
+    try:
+        with out.open("ab"):
+            pass
+    except OSError as exc:
+        raise SourceError(f"cannot write '{out}': {exc.strerror or exc}") from None
+    if not existed:
+        out.unlink()
+
+
+def saved_frames(path: Path) -> int:
+    """How many depth frames the recording at ``path`` really holds (0 if it is unreadable)."""
+    from holocall_desktop.capture.recording_index import index_recording
+
+    try:
+        return index_recording(path).frame_count
+    except SourceError:
+        return 0
+
+
 def record(
     source: FrameSource,
     path: str | Path,
@@ -168,6 +204,7 @@ def record(
         )
     if not out.parent.exists():
         raise SourceError(f"cannot record to '{out}': folder {out.parent} does not exist")
+    check_output(out)
     if max_frames is not None and max_frames <= 0:
         raise ValueError("max_frames must be positive")
     if out.exists():
