@@ -14,7 +14,11 @@ from holocall_desktop.errors import CliError
 def register(sub: Any) -> None:
     app = sub.add_parser("app", help="the desktop app (the default when no command is given)")
     _window_options(app)
-    app.add_argument("--source", help="synthetic, camera[:SERIAL] or a recording path")
+    app.add_argument(
+        "--source",
+        help="synthetic[:SEED], camera[:SERIAL], webcam[:N] (a colour camera: you appear as an "
+        "avatar), webcam:VIDEO_FILE, or a recording path (.bag, .db3)",
+    )
     app.set_defaults(handler=_run_app)
 
     demo = sub.add_parser(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,9 +64,21 @@ class WebcamSource:
     def start(self) -> None:
         import cv2
 
+        if isinstance(self.device, str):
+            path = Path(self.device)
+            if not path.exists():
+                raise SourceError(f"{self.name}: video file not found")
+            if not path.is_file():
+                raise SourceError(f"{self.name}: is not a file")
         cap = cv2.VideoCapture(self.device)
-        if not cap.isOpened():
+        if not cap.isOpened() or (isinstance(self.device, str) and not cap.grab()):
+            cap.release()
+            if isinstance(self.device, str):
+                raise SourceError(f"{self.name}: cannot be decoded (not a video OpenCV can read)")
             raise SourceError(f"{self.name}: cannot be opened (not connected, or in use)")
+        if isinstance(self.device, str):  # grab() above took the first frame: start over
+            cap.release()
+            cap = cv2.VideoCapture(self.device)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self._fps = fps if 1.0 <= fps <= 240.0 else 30.0
         self._cap = cap
@@ -89,7 +102,10 @@ class WebcamSource:
                     time.sleep(wait)
             ok, bgr = cap.read()
             if not ok and isinstance(self.device, str) and self.loop:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                # open the file again rather than seek: seeking to frame 0 lands on a later
+                # key frame in some formats (MPEG-1 with a GOP)
+                cap.release()
+                cap = self._cap = cv2.VideoCapture(self.device)
                 ok, bgr = cap.read()
             if not ok or bgr is None:
                 if isinstance(self.device, int):

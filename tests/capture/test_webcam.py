@@ -54,3 +54,42 @@ def test_a_missing_camera_is_a_clear_error() -> None:
         source.start()
     with pytest.raises(SourceError, match="before start"):
         source.read()
+
+
+def test_a_looped_mpeg1_video_starts_again_at_its_first_frame(tmp_path: Path) -> None:
+    path = tmp_path / "v.mpg"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"PIM1"), 25, (64, 48))
+    assert writer.isOpened(), "OpenCV cannot write MPEG-1 here"
+    for i in range(40):
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:, :, 2] = 6 * i  # red rises frame by frame
+        writer.write(img)
+    writer.release()
+    source = WebcamSource(str(path), realtime=False, loop=True)
+    source.start()
+    try:
+        reds = []
+        for _ in range(45):
+            frame = source.read()
+            assert frame is not None and frame.color is not None
+            reds.append(float(frame.color[..., 0].mean()))
+    finally:
+        source.stop()
+    wrap = next(i for i in range(1, len(reds)) if reds[i] < reds[i - 1] - 50)
+    assert abs(reds[wrap] - reds[0]) < 8, (wrap, reds[wrap], reds[0])  # not frame ~12
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [("missing.avi", None, "not found"), ("junk.avi", b"this is not a video", "cannot be decoded")],
+)
+def test_a_bad_video_file_says_what_is_wrong(
+    tmp_path: Path, name: str, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    source = WebcamSource(str(path))
+    with pytest.raises(SourceError, match=reason) as err:
+        source.start()
+    assert "not connected" not in str(err.value)

@@ -35,6 +35,8 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert out.returncode == 0
     for command in ("demo", "replay", "record", "bench"):
         assert command in out.stdout
+    app = holocall("app", "--help", tmp_path=tmp_path)
+    assert "webcam" in app.stdout  # every kind of source is named
 
 
 @pytest.mark.parametrize(
