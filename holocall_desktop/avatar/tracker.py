@@ -120,6 +120,10 @@ def pose_from_matrix(
     return m[:3, 3] / 100.0, matrix_to_quaternion(m[:3, :3])
 
 
+#: images smaller than this on a side are treated as "no face" without running the model
+MIN_SIDE = 16
+
+
 def _as_rgb(image: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
@@ -204,6 +208,8 @@ class FaceTracker:
         import mediapipe as mp
 
         pixels = _as_rgb(rgb)
+        if min(pixels.shape[:2]) < MIN_SIDE:
+            return None, 0.0  # an empty or tiny image holds no face (MediaPipe would fail for good)
         if self.max_side is not None and max(pixels.shape[:2]) > self.max_side:
             import cv2
 
@@ -257,7 +263,10 @@ class FaceTracker:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._landmarker.close()
+            try:
+                self._landmarker.close()
+            except RuntimeError as exc:  # a graph that failed earlier also fails to close
+                log.info("closing the face landmarker: %s", exc)
 
     def __enter__(self) -> FaceTracker:
         return self

@@ -255,3 +255,26 @@ def test_bench_avatar_runs(face_model_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "| Stage | median ms | p95 ms | min ms |" in out
     assert "Frame size 91 B" in out
+
+
+def test_an_empty_image_is_no_face_and_tracking_goes_on(
+    face_model_path: Path, astronaut: np.ndarray
+) -> None:
+    tracker = FaceTracker(face_model_path, smooth=False)
+    worker = FaceTrackingWorker(tracker).start()
+    try:
+        worker.submit(np.zeros((0, 0, 3), np.uint8), 0.0)
+        worker.submit(np.zeros((0, 64, 3), np.uint8), 0.05)
+        time.sleep(0.3)
+        worker.submit(astronaut, 0.1)
+        deadline = time.monotonic() + 10
+        result = None
+        while time.monotonic() < deadline:
+            result = worker.results.take() or result
+            if result is not None and result.raw is not None:
+                break
+            time.sleep(0.05)
+        assert worker.error is None, worker.error
+        assert result is not None and result.raw is not None  # the next real face is tracked
+    finally:
+        worker.stop()  # closing does not raise
