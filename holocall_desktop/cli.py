@@ -40,17 +40,36 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (
-        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
-    ):
-        args_list = ["app", *args_list]  # plain `holocall [options]`: the desktop app
-    args = parser.parse_args(args_list)
     try:
+        parser = _build_parser()
+        args_list = list(sys.argv[1:] if argv is None else argv)
+        if not args_list or (
+            args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+        ):
+            args_list = ["app", *args_list]  # plain `holocall [options]`: the desktop app
+        args = parser.parse_args(args_list)
         return int(args.handler(args) or 0)
     except CliError as exc:
         print(f"holocall: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C at any moment, even while the heavy modules load
+        print("holocall: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        if not _interrupted(exc):
+            raise
+        # Ctrl-C while a compiled extension initialised: it reports "initialization failed"
+        print("holocall: interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """``exc`` was caused by a Ctrl-C (KeyboardInterrupt somewhere in its chain)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -171,3 +171,23 @@ def test_join_opens_the_window_in_the_call(tmp_path: Path) -> None:
         & (image[..., 0] > image[..., 2] + 60)
     )
     assert red[h // 5 : h * 3 // 4, w // 5 : w * 3 // 5].mean() > 0.02  # Ava, across the table
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.08, 0.11, 0.14, 0.2, 0.3, 0.5])
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, delay: float) -> None:
+    import signal
+    import time
+
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "holocall_desktop", "record", "-o", str(tmp_path / "x.db3"),
+         "--seconds", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    # 0: stopped and saved; 130 or killed by SIGINT: interrupted (with one line)
+    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
+    assert len(err.strip().splitlines()) <= 1, err
