@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -325,7 +326,18 @@ class HeadlessParticipant:
                     "reconnects": summary.reconnects,
                 }
             )
+            self._release_held()  # lines held for the invite are printed whatever happened
+            if code == 1:
+                why = self.error and f"source: {self.error}"
+                why = why or self.engine.state_message or "the call did not deliver the frames"
+                print(f"holocall: error: {why}", file=sys.stderr, flush=True)
         return code
+
+    def _release_held(self) -> None:
+        with self._lock:
+            held, self._held = self._held, None
+        for line in held or []:
+            self._emit(line)
 
     def stats_line(self) -> dict[str, Any]:
         with self._lock:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from holocall_desktop.session.headless import HeadlessParticipant, LoopedSource, user_id_for
@@ -138,3 +139,33 @@ def test_synthetic_seed_spec() -> None:
     for bad in ("synthetic:", "synthetic:-1", "synthetic:x"):
         with pytest.raises(SourceError, match="seed must be a whole number"):
             open_source(bad)
+
+
+def test_a_source_that_fails_during_the_call_is_reported(
+    signal_server: RunningServer, tmp_path: Path
+) -> None:
+    """A host whose video stops: the JSON lines (held for the invite) and one stderr line."""
+    import time
+
+    import cv2
+    import numpy as np
+
+    video = tmp_path / "me.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 30 * i, np.uint8))
+    writer.release()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "holocall_desktop", "join", signal_server.url, "--create",
+         "--headless", "--source", f"webcam:{video}", "--seconds", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, HOLOCALL_ICE_HOSTS="127.0.0.1"),
+    )  # fmt: skip
+    time.sleep(0.2)
+    video.unlink()  # when the video loops, it is gone
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert '"event":"error"' in out and "source:" in out
+    lines = [line for line in err.splitlines() if line.startswith("holocall: error:")]
+    assert len(lines) == 1 and "source:" in lines[0], err
+    assert "Traceback" not in err
