@@ -162,6 +162,14 @@ class AudioIO:
     called once, from a PortAudio thread, when a running stream stops by itself.
     """
 
+    @property
+    def names(self) -> tuple[str | None, str | None]:
+        """The names of the input and the output device (None where there is none)."""
+        return (
+            self.input_info.name if self.input_info else None,
+            self.output_info.name if self.output_info else None,
+        )
+
     def __init__(
         self,
         input_device: DeviceSpec = None,

@@ -45,6 +45,9 @@ from holocall_desktop.model.room import RoomLayout
 
 log = logging.getLogger(__name__)
 
+#: blocks in a row (10 ms each) that fail before the user is told voice stopped
+WORKER_FAILURES_TOLD = 20
+
 FloatArray = npt.NDArray[np.float32]
 HEAD_HEIGHT = 1.2  # a seated person's mouth above the floor, metres
 
@@ -211,16 +214,7 @@ class AudioEngine:
         return self._error
 
     def device_stats(self) -> DeviceStats:
-        io = self._io
-        if io is None:
-            return DeviceStats(0, 0, 0.0, 0.0)
-        ms = 1000.0 / self.samplerate
-        return DeviceStats(
-            io.input_overflows,
-            io.output_underflows,
-            io.out_ring.underruns * ms,
-            io.in_ring.overruns * ms,
-        )
+        return device_stats(self._io, self.samplerate)
 
     @property
     def processing_message(self) -> str:
@@ -229,13 +223,9 @@ class AudioEngine:
 
     @property
     def devices(self) -> tuple[str | None, str | None]:
+        """The names of the microphone and the speaker in use."""
         io = self._io
-        if io is None:
-            return None, None
-        return (
-            io.input_info.name if io.input_info else None,
-            io.output_info.name if io.output_info else None,
-        )
+        return (None, None) if io is None else io.names
 
     # -- participants ------------------------------------------------------------------------
     def on_remote_audio(self, user_id: str, track: MediaStreamTrack) -> None:
@@ -356,6 +346,7 @@ class AudioEngine:
         period = self.block / self.samplerate
         next_tick = time.monotonic()
         delay_update = 0
+        failures = 0  # blocks in a row that raised
         while not self._stop.is_set():
             io = self._io
             try:
@@ -392,23 +383,37 @@ class AudioEngine:
             except AudioDeviceError as e:
                 self._device_failed(e)
                 next_tick = time.monotonic()
-            except Exception:  # never let the audio thread die silently
-                log.exception("audio worker error")
+            except Exception as exc:  # never let the audio thread die silently
+                failures += 1
+                if failures == 1:  # once with the traceback, not every 10 ms
+                    log.exception("audio worker error")
+                if failures == WORKER_FAILURES_TOLD:
+                    self._processing_failed(exc)
                 time.sleep(period)
+            else:
+                failures = 0
+
+    def _processing_failed(self, exc: Exception) -> None:
+        """The mix or the voice processing keeps failing: voice is silent; tell the user once
+        (``on_error``, like a device error). The worker goes on trying."""
+        self._tell(AudioDeviceError(f"voice stopped: the audio processing failed ({exc})"))
+
+    def _tell(self, err: AudioDeviceError) -> None:
+        self._error = err
+        log.warning("%s", err)
+        if self._on_error is not None:
+            try:
+                self._on_error(err)
+            except Exception:
+                log.exception("on_error callback failed")
 
     def _device_failed(self, e: AudioDeviceError) -> None:
         if self._error is e:
             return
-        self._error = e
-        log.warning("audio device error: %s", e)
         io, self._io = self._io, None
         if io is not None:
             io.close()
-        if self._on_error is not None:
-            try:
-                self._on_error(e)
-            except Exception:
-                log.exception("on_error callback failed")
+        self._tell(e)
 
     def _clocked_render(self, next_tick: float, period: float) -> float:
         now = time.monotonic()
@@ -449,3 +454,16 @@ class AudioEngine:
             taps = list(self._capture_taps)
         for tap in taps:
             tap(block)
+
+
+def device_stats(io: AudioIO | None, samplerate: int) -> DeviceStats:
+    """The glitch counters of ``io`` (zeros without devices)."""
+    if io is None:
+        return DeviceStats(0, 0, 0.0, 0.0)
+    ms = 1000.0 / samplerate
+    return DeviceStats(
+        io.input_overflows,
+        io.output_underflows,
+        io.out_ring.underruns * ms,
+        io.in_ring.overruns * ms,
+    )

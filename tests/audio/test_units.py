@@ -155,3 +155,32 @@ def test_engine_levels_volume_and_active_speaker() -> None:
         assert engine.active_speaker() is None
     finally:
         engine.close()
+
+
+def test_a_failing_mix_tells_the_user_once_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    told: list[str] = []
+    engine = AudioEngine(
+        capture=False,
+        playback=False,
+        voice=VoiceSettings(False, False, False, False),
+        on_error=lambda exc: told.append(str(exc)),
+    )
+
+    def broken(*_args: object) -> None:
+        raise ValueError("boom")
+
+    engine.mixer.mix = broken  # type: ignore[method-assign]
+    engine.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not told and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # more failing blocks: still told once
+    finally:
+        engine.close()
+    assert len(told) == 1 and "boom" in told[0] and "voice stopped" in told[0]
+    assert engine.error is not None
+    tracebacks = [r for r in caplog.records if r.getMessage() == "audio worker error"]
+    assert len(tracebacks) == 1
