@@ -335,3 +335,41 @@ def test_sender_lowers_its_frame_rate_when_a_receiver_asks_for_less(
                 guest.send_raw("control", ok)
                 time.sleep(0.1)
             assert host.quality.max_fps == 30.0  # back up once nobody asks for less
+
+
+def test_a_receiver_that_cannot_keep_up_asks_for_less_by_itself(
+    signal_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver's half of the frame-rate control: nothing injected, a slow decoder."""
+    from holocall_desktop.codec.registry import decoder_for_transport
+    from holocall_desktop.transport import receiver
+
+    def slow(transport: str) -> Any:
+        real = decoder_for_transport(transport)
+
+        class Slow:
+            def assemble(self, payload: Any) -> Any:
+                return real.assemble(payload)
+
+            def decode_whole(self, whole: Any) -> Any:
+                time.sleep(0.2)  # 5 frames a second at most
+                return real.decode_whole(whole)
+
+        return Slow()
+
+    monkeypatch.setattr(receiver, "decoder_for_transport", slow)
+    url = signal_server.url
+    sent = frames(7, 10)
+    with engine(host_config(url)) as (host, hrec):
+        hrec.wait_state(CallState.JOINED)
+        with engine(guest_config(host, url, "guest")) as (_guest, grec):
+            grec.wait_connected("host")
+            deadline = time.monotonic() + 20
+            i = 0
+            while host.quality.max_fps >= 30.0 and time.monotonic() < deadline:
+                host.send_frame(sent[i % len(sent)], time.time())
+                i += 1
+                time.sleep(1 / 30)
+            assert host.quality.max_fps < 30.0  # the guest's feedback lowered it
+            dropped = [s for batch in grec.stats for s in batch if s.user_id == "host"]
+            assert dropped and dropped[-1].frames_dropped > 0
