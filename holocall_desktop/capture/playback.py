@@ -592,6 +592,18 @@ class PlaybackSource:
         return _Out(frame, max(0.0, round(rec_s, 6)))
 
 
+#: what the RealSense SDK's own error words mean for a user (substring → one line)
+SDK_WORDS = (
+    ("ROSLZ4", "compressed frame data in the recording is corrupt (LZ4)"),
+    ("BZ2", "compressed frame data in the recording is corrupt (BZ2)"),
+    ("unindexed", "the recording has no index (it was not closed properly)"),
+)
+
+
 def _one_line(exc: BaseException) -> str:
+    """The SDK's error as one line a user can act on."""
     text = " ".join(str(exc).split())
+    for word, meaning in SDK_WORDS:
+        if word.lower() in text.lower():
+            return meaning
     return text or type(exc).__name__

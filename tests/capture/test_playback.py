@@ -298,3 +298,11 @@ def test_corrupt_frame_data_is_reported_not_swallowed(tmp_path: Path, d435_db3: 
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ERROR garbage-inside.db3:"), out.stdout
+
+
+def test_the_sdks_own_error_words_become_one_line_for_people() -> None:
+    from holocall_desktop.capture.playback import _one_line
+
+    raw = RuntimeError("Failed to decompress chunk:\n ROSLZ4_DATA_ERROR (-4)")
+    assert _one_line(raw) == "compressed frame data in the recording is corrupt (LZ4)"
+    assert _one_line(RuntimeError("some\n  other   problem")) == "some other problem"
