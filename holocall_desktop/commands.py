@@ -168,6 +168,11 @@ def _register_join(sub: Any) -> None:
         "--screenshot", type=Path, help="(window) save a PNG after --frames remote frames, exit"
     )
     join.add_argument("--codec", default="volumetric-dc", help="volumetric-dc or hue-video")
+    join.add_argument(
+        "--ca-file",
+        help="PEM file of the CA that signed a self-hosted https server's certificate "
+        "(default: the system's trust store, or $HOLOCALL_CA_FILE)",
+    )
     join.add_argument("--fps", type=float, help="frame rate of the synthetic source (30)")
     join.add_argument("--size", help="WIDTHxHEIGHT of the synthetic source (848x480)")
     join.add_argument("--preload", type=int, default=0, help="render N frames first and loop them")
@@ -212,7 +217,12 @@ def _join_config(args: argparse.Namespace, user_id: str, name: str) -> Any:
         if not server.startswith(("http://", "https://")):
             raise CliError(f"with --create, URL is the server, http://HOST:PORT (got {server!r})")
         return CallConfig(
-            server=server, user_id=user_id, display_name=name, create_room=True, codec=args.codec
+            server=server,
+            user_id=user_id,
+            display_name=name,
+            create_room=True,
+            codec=args.codec,
+            ca_file=args.ca_file,
         )
     try:
         invite = parse_invite(args.url)
@@ -225,6 +235,7 @@ def _join_config(args: argparse.Namespace, user_id: str, name: str) -> Any:
         room_id=invite.room_id,
         invite_secret=invite.invite_secret,
         codec=args.codec,
+        ca_file=args.ca_file,
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import secrets
+import ssl
 import time
 from types import TracebackType
 from typing import Any
@@ -15,7 +16,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from holocall_desktop.server.auth import TokenService
-from holocall_desktop.server.config import ServerConfig
+from holocall_desktop.server.config import ConfigError, ServerConfig
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import MemoryPresence, Presence
 from holocall_desktop.server.rest import RestApi, cors_middleware
@@ -75,22 +76,32 @@ class SignalingServer:
         self.port = 0
 
     @property
+    def tls(self) -> bool:
+        return self.config.tls_cert is not None
+
+    @property
     def http_url(self) -> str:
         host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return self.http_url.replace("http://", "ws://", 1) + "/ws"
+        return "ws" + self.http_url.removeprefix("http") + "/ws"
 
     async def start(self) -> int:
+        tls = server_tls(self.config) if self.tls else None  # ConfigError before anything opens
         await self.presence.start(self.hub.deliver)
         self._runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, logger=_HttpLog(log)
         )
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, self.config.host, self.config.port, backlog=4096, reuse_address=True
+            self._runner,
+            self.config.host,
+            self.config.port,
+            backlog=4096,
+            reuse_address=True,
+            ssl_context=tls,
         )
         try:
             await site.start()
@@ -158,6 +169,18 @@ class SignalingServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def server_tls(config: ServerConfig) -> ssl.SSLContext:
+    """The server's TLS: the configured chain and key, TLS 1.2 at least (1.3 when offered)."""
+    assert config.tls_cert is not None and config.tls_key is not None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"cannot use the TLS certificate and key: {exc}") from None
+    return context
 
 
 class _HttpLog(logging.LoggerAdapter[logging.Logger]):

@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ice.add_argument("--turn-secret", help=f"coturn static-auth-secret (env {ENV['turn_secret']})")
     ice.add_argument("--turn-ttl", type=float, default=d.turn_ttl, metavar="S")
+    tls = p.add_argument_group("TLS (https:// and wss://)")
+    tls.add_argument("--tls-cert", metavar="PEM", help="certificate chain (with --tls-key)")
+    tls.add_argument("--tls-key", metavar="PEM", help="private key of the certificate")
     red = p.add_argument_group("presence")
     red.add_argument(
         "--redis",
@@ -211,6 +214,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         turn_urls=tuple(args.turn_url),
         turn_secret=args.turn_secret or os.environ.get(ENV["turn_secret"]) or None,
         turn_ttl=args.turn_ttl,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         redis_url=args.redis or os.environ.get(ENV["redis"]) or None,
         redis_prefix=args.redis_prefix,
         instance_id=args.instance_id,
@@ -300,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(serve(config))
+    except ConfigError as exc:  # e.g. a TLS key that does not match its certificate
+        print(f"holocall-signal: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"holocall-signal: error: {exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 JWT_ALGORITHMS = ("RS256", "ES256", "HS256")
 DEFAULT_STUN_URLS = ("stun:stun.l.google.com:19302",)
@@ -59,6 +60,11 @@ class ServerConfig:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = None
     turn_ttl: float = 12 * 3600.0
+
+    # TLS: serve https:// and wss:// with this certificate chain and private key (PEM files);
+    # TLS 1.3 is negotiated when the client has it, 1.2 is the oldest accepted
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     # presence across instances
     redis_url: str | None = None
@@ -154,6 +160,11 @@ class ServerConfig:
                 raise ConfigError(
                     f"CORS origin must be '*' or scheme://host[:port], got {origin!r}"
                 )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key")
+        for name, path in (("certificate", self.tls_cert), ("key", self.tls_key)):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"TLS {name} file not found: {path}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("Redis URL must start with redis://, rediss:// or unix://")
         return self

@@ -59,6 +59,9 @@ class CallConfig:
     create_room: bool = False
     codec: str = "volumetric-dc"
     max_peers: int = 2  # mesh: up to 3 participants in all
+    #: a PEM file of the CA(s) that signed a self-hosted https server's certificate; None: the
+    #: system's trust store. Certificates are always verified.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from holocall_desktop.transport.api import (
 from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
 from holocall_desktop.transport.sender import HologramSender
-from holocall_desktop.transport.signaling import SignalingClient
+from holocall_desktop.transport.signaling import SignalingClient, SignalingError, client_tls
 from holocall_desktop.transport.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -357,7 +357,12 @@ class CallEngine:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
-        async with aiohttp.ClientSession() as session:
+        try:
+            tls = client_tls(self.config.ca_file)
+        except SignalingError as exc:
+            self._set_state(CallState.FAILED, exc.message)
+            return
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) as session:
             signaling = SignalingClient(
                 self.config, session, self, reconnect_timeout=self.options.reconnect_timeout
             )

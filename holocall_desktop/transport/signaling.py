@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -111,12 +113,36 @@ async def _http_json(
                     "is it a HoloCall signaling server?"
                 )
             return resp.status, data
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise _untrusted(exc) from None
     except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
         raise SignalingError(
             f"cannot reach the signaling server at {url.split('/rooms')[0].split('/auth')[0]}: "
             f"{exc or type(exc).__name__}",
             retry=True,
         ) from None
+
+
+def _untrusted(exc: aiohttp.ClientConnectorCertificateError) -> SignalingError:
+    why = getattr(exc.certificate_error, "verify_message", "") or str(exc.certificate_error)
+    return SignalingError(
+        f"the signaling server's TLS certificate is not trusted ({why}); for a self-hosted "
+        "server, give the CA that signed it (--ca-file)"
+    )
+
+
+#: a CA file for every call of this process when the config names none (the window, scripts)
+CA_FILE_ENV = "HOLOCALL_CA_FILE"
+
+
+def client_tls(ca_file: str | None) -> ssl.SSLContext:
+    """How the client checks https/wss servers: the system's trust store, or ``ca_file`` (or
+    ``$HOLOCALL_CA_FILE``). Certificates and host names are always verified."""
+    ca_file = ca_file or os.environ.get(CA_FILE_ENV) or None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SignalingError(f"cannot use the CA file {ca_file}: {exc}") from None
 
 
 async def acquire_tokens(session: aiohttp.ClientSession, config: CallConfig) -> Tokens:
@@ -355,6 +381,8 @@ class SignalingClient:
             ws = await self.session.ws_connect(
                 url, heartbeat=5.0, timeout=aiohttp.ClientWSTimeout(ws_close=2.0), autoping=True
             )
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise _untrusted(exc) from None
         except aiohttp.WSServerHandshakeError as exc:
             raise SignalingError(
                 f"the signaling server refused the WebSocket (HTTP {exc.status})",
