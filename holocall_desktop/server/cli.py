@@ -159,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-gc-tuning",
         action="store_true",
-        help="leave Python's garbage collector alone (by default long-lived objects are frozen "
-        "every second and a full collection runs every --gc-full-interval seconds)",
+        help="leave Python's garbage collector alone (by default the objects that exist at "
+        "start-up are frozen once, out of the cyclic collector's reach)",
     )
     p.add_argument(
         "--event-loop",
@@ -169,7 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="event loop implementation: uvloop (optional package), or auto = uvloop when "
         "it is installed",
     )
-    p.add_argument("--gc-full-interval", type=float, default=d.gc_full_interval, metavar="S")
+    p.add_argument(
+        "--gc-full-interval",
+        type=float,
+        default=d.gc_full_interval,
+        metavar="S",
+        help="no effect any more (kept so that existing command lines still start)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
