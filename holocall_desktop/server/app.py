@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from holocall_desktop.server.auth import TokenService
 from holocall_desktop.server.config import ConfigError, ServerConfig
+from holocall_desktop.server.guard import GuardedSite
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import MemoryPresence, Presence
 from holocall_desktop.server.rest import RestApi, cors_middleware
@@ -94,13 +95,17 @@ class SignalingServer:
             self.app, access_log=None, handle_signals=False, logger=_HttpLog(log)
         )
         await self._runner.setup()
-        site = web.TCPSite(
+        site = GuardedSite(
             self._runner,
             self.config.host,
             self.config.port,
             backlog=4096,
             reuse_address=True,
             ssl_context=tls,
+            head_timeout=self.config.request_head_timeout,
+            # the WebSocket handler answers "server full" itself up to max_connections; past
+            # that (plus room for REST calls) TCP connections are refused at once
+            max_connections=self.config.max_connections + 256,
         )
         try:
             await site.start()

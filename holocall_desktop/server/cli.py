@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="frames that may wait for one client before it is dropped as too slow",
     )
     lim.add_argument(
+        "--request-head-timeout",
+        type=float,
+        default=d.request_head_timeout,
+        metavar="S",
+        help="a connection whose request line and headers take longer is cut (slow clients)",
+    )
+    lim.add_argument(
         "--send-timeout",
         type=float,
         default=d.send_timeout,
@@ -212,6 +219,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_connections=args.max_connections,
         send_queue=args.send_queue,
         send_timeout=args.send_timeout,
+        request_head_timeout=args.request_head_timeout,
         heartbeat_interval=args.heartbeat,
         reconnect_grace=args.grace,
         join_timeout=args.join_timeout,

@@ -47,6 +47,8 @@ class ServerConfig:
     # frame within send_timeout seconds (or lets its queue fill) is dropped as too slow
     send_queue: int = 512
     send_timeout: float = 10.0
+    # a connection whose request line and headers are not all there within this is cut
+    request_head_timeout: float = 10.0
 
     # lifecycle
     heartbeat_interval: float = 20.0  # WebSocket ping period; a silent peer is dropped after it
@@ -116,6 +118,7 @@ class ServerConfig:
             "max connections": self.max_connections,
             "send queue": self.send_queue,
             "send timeout": self.send_timeout,
+            "request head timeout": self.request_head_timeout,
             "heartbeat interval": self.heartbeat_interval,
             "join timeout": self.join_timeout,
             "room idle TTL": self.room_idle_ttl,

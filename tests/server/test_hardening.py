@@ -200,3 +200,32 @@ async def test_closed_connections_stay_collectable_with_gc_tuning(
         for client in clients:
             await client.close()
     assert gc.get_freeze_count() <= frozen  # nothing made since start-up was frozen
+
+
+async def test_a_request_head_sent_one_byte_at_a_time_is_cut(
+    make_server: object, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(request_head_timeout=1.0)  # type: ignore[operator]
+    host, port = server.http_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    for byte in head:
+        if reader.at_eof() or loop.time() - started > 5:
+            break
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(0.1)
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # cut, nothing answered
+    assert loop.time() - started < 3
+    writer.close()
+    # whoever sends a whole request in time is served, over HTTP and the WebSocket alike
+    async with http.get(f"{server.http_url}/health") as r:
+        assert r.status == 200
+    room = await create_room(http, server.http_url, "alice")
+    alice = await SignalClient.connect(http, server.ws_url, room["accessToken"])
+    assert (await alice.join(room["roomId"], "alice"))["type"] == "room-state"
+    await asyncio.sleep(1.5)  # past the deadline: an established WebSocket is not cut
+    await alice.send(type="leave-room", roomId=room["roomId"])
+    await alice.nothing(0.3)
