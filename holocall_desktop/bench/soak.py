@@ -14,6 +14,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
             stdout=subprocess.DEVNULL,
         )
         procs["guest"] = guest
-        # the host's JSON lines must keep flowing or its pipe fills up
-        drain = subprocess.Popen(["cat"], stdin=host.stdout, stdout=subprocess.DEVNULL)
+        # the host's JSON lines must keep flowing or its pipe fills up; the last says how many
+        # frames the guest's hologram delivered
+        received: dict[str, int] = {}
+        threading.Thread(target=_follow, args=(host.stdout, received), daemon=True).start()
         started = time.monotonic()
         series: dict[str, list[Sample]] = {name: [] for name in procs}
         next_at = started + args.warmup
@@ -109,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
                 if s is not None:
                     series[name].append(s)
             next_at += args.every
-        drain.terminate()
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -118,7 +120,26 @@ def run(args: argparse.Namespace) -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    return _report(args, series)
+    frames = received.get("Guest", 0)
+    code = _report(args, series)
+    print(f"\nholograms the host received from the guest: {frames}")
+    if frames < args.fps * args.seconds * 0.5:
+        print("holocall: error: the call did not carry the holograms", file=sys.stderr)
+        return 1
+    return code
+
+
+def _follow(stream: IO[str] | None, received: dict[str, int]) -> None:
+    """Read the host's JSON lines; keep its per-participant frame counts."""
+    assert stream is not None
+    for line in stream:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        counts = obj.get("received") if obj.get("event") == "stats" else None
+        if isinstance(counts, dict):
+            received.update({k: int(v) for k, v in counts.items()})
 
 
 def _report(args: argparse.Namespace, series: dict[str, list[Sample]]) -> int:

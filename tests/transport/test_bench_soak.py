@@ -31,3 +31,5 @@ def test_bench_soak_small() -> None:
         rows = re.findall(rf"^\| {name} \| \d+ \| [0-9.]+ \| \d+ \| \d+ \|$", out.stdout, re.M)
         assert len(rows) >= 3, out.stdout
         assert re.search(rf"^\| {name} \| .* \| (steady|GROWS) \|$", out.stdout, re.M)
+    got = re.search(r"holograms the host received from the guest: (\d+)", out.stdout)
+    assert got and int(got[1]) > 20, out.stdout  # the call carried holograms all along
