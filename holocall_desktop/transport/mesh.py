@@ -88,7 +88,7 @@ class MeshTopology:
             elif kind == MessageType.USER_LEFT:
                 user = msg.get("userId")
                 if isinstance(user, str):
-                    await self.drop(user, str(msg.get("reason", "left")))
+                    await self._user_left(user, str(msg.get("reason", "left")))
             elif kind == MessageType.OFFER:
                 await self._offer(msg)
             elif kind == MessageType.ANSWER:
@@ -121,6 +121,16 @@ class MeshTopology:
             for p in others:
                 if p["userId"] not in self.peers and p.get("connected", True):
                     await self._start_offer(p["userId"], _seat(p))
+
+    async def _user_left(self, user: str, reason: str) -> None:
+        """The server's word on who left and why. If the connection to ``user`` had already
+        dropped (it often closes just before the server's notice arrives), the reason is still
+        reported: it is the authoritative one (kicked, timeout…)."""
+        known = self._seats.pop(user, None) is not None
+        if user in self.peers:
+            await self.drop(user, reason)
+        elif known:
+            self.events.participant_left(user, reason)
 
     async def _user_joined(self, msg: dict[str, Any]) -> None:
         user = msg.get("userId")
