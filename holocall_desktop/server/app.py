@@ -8,6 +8,7 @@ import gc
 import logging
 import secrets
 import ssl
+import time
 from types import TracebackType
 from typing import Any
 
@@ -121,15 +122,21 @@ class SignalingServer:
         return self.port
 
     async def _tune_gc(self) -> None:
-        """Freeze what exists once the server is up (modules, configuration, the app: objects
-        that live as long as the process), so that the cyclic collector never scans them again;
-        everything made later (connections, rooms) stays collectable. Freezing again later would
-        also freeze live connections whose cycles become garbage when they close: memory then
-        grew with every wave of connections until a full pass, which stalled the loop."""
-        gc.collect()
-        gc.freeze()
+        last_full = time.monotonic()
         try:
-            await asyncio.Event().wait()  # until stop() cancels this task
+            while True:
+                await asyncio.sleep(1.0)
+                if time.monotonic() - last_full > self.config.gc_full_interval:
+                    gc.unfreeze()
+                    started = time.perf_counter()
+                    found = gc.collect()
+                    log.info(
+                        "full GC: %d unreachable objects, %.0f ms",
+                        found,
+                        (time.perf_counter() - started) * 1000,
+                    )
+                    last_full = time.monotonic()
+                gc.freeze()
         finally:
             gc.unfreeze()
 

@@ -166,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-gc-tuning",
         action="store_true",
-        help="leave Python's garbage collector alone (by default the objects that exist at "
-        "start-up are frozen once, out of the cyclic collector's reach)",
+        help="leave Python's garbage collector alone (by default long-lived objects are frozen "
+        "every second and a full collection runs every --gc-full-interval seconds)",
     )
     p.add_argument(
         "--event-loop",
@@ -176,13 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="event loop implementation: uvloop (optional package), or auto = uvloop when "
         "it is installed",
     )
-    p.add_argument(
-        "--gc-full-interval",
-        type=float,
-        default=d.gc_full_interval,
-        metavar="S",
-        help="no effect any more (kept so that existing command lines still start)",
-    )
+    p.add_argument("--gc-full-interval", type=float, default=d.gc_full_interval, metavar="S")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 

@@ -179,29 +179,6 @@ async def test_a_frame_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not
     assert await bob.close_code() == 1009
 
 
-async def test_closed_connections_stay_collectable_with_gc_tuning(
-    make_server: object, http: aiohttp.ClientSession
-) -> None:
-    """gc tuning freezes the start-up objects once; connections made later are never frozen
-    (their garbage was, and memory grew with every wave of closed connections)."""
-    import gc
-
-    server = await make_server(gc_tuning=True, max_rooms_per_ip=0)  # type: ignore[operator]
-    await asyncio.sleep(1.2)
-    frozen = gc.get_freeze_count()
-    for wave in range(3):
-        clients = []
-        for i in range(40):
-            room = await create_room(http, server.http_url, f"u{wave}-{i}")
-            client = await SignalClient.connect(http, server.ws_url, room["accessToken"])
-            await client.join(room["roomId"], f"u{wave}-{i}")
-            clients.append(client)
-        await asyncio.sleep(1.2)  # the old tuning froze everything alive every second
-        for client in clients:
-            await client.close()
-    assert gc.get_freeze_count() <= frozen  # nothing made since start-up was frozen
-
-
 async def test_a_request_head_sent_one_byte_at_a_time_is_cut(
     make_server: object, http: aiohttp.ClientSession
 ) -> None:
