@@ -30,7 +30,6 @@ from holocall_desktop.session.room import (
 from holocall_desktop.transport.api import (
     CallConfig,
     CallState,
-    CallSummary,
     MediaMode,
     ParticipantInfo,
     PeerStats,
@@ -223,10 +222,6 @@ class CallSession:
             self.engine.frame_drawn(remote)
 
     # ---- about the call ----------------------------------------------------------------------
-
-    @property
-    def summary(self) -> CallSummary:
-        return self.engine.summary
 
     def join_time(self) -> float | None:
         return self.engine.summary.join_time_s

@@ -85,7 +85,6 @@ class LocalMedia:
         self.camera_on = True
         self.avatar_automatic = False
         self.sink: MediaSink | None = None
-        self.frames = 0
 
     # ---- the source --------------------------------------------------------------------------
 
@@ -173,7 +172,6 @@ class LocalMedia:
             captured = mailbox.wait(wait) if wait > 0 else mailbox.take()
             if captured is not None:
                 frame = captured.frame
-                self.frames += 1
                 if self.face is not None:
                     self.face.submit_depth_frame(frame)
                 elif self.sink is not None and self.camera_on:

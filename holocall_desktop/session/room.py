@@ -48,7 +48,6 @@ class Participant:
     allows_hologram_recording: bool = False
     recording: bool = False
     speaking: bool = False
-    stats: PeerStats | None = None
 
     @property
     def shows_avatar(self) -> bool:
@@ -182,8 +181,8 @@ class RoomModel:
             self._emit(ParticipantAdded(new))
             self._reseat()
         else:
-            # what the room adds to the engine's view stays: seat, speaking, stats
-            new = dataclasses.replace(new, seat=old.seat, speaking=old.speaking, stats=old.stats)
+            # what the room adds to the engine's view stays: seat, speaking
+            new = dataclasses.replace(new, seat=old.seat, speaking=old.speaking)
             if new != old:
                 self._participants[new.user_id] = new
                 self._emit(ParticipantChanged(new, old))
@@ -221,11 +220,11 @@ class RoomModel:
 
     def set_stats(self, stats: list[PeerStats]) -> None:
         self.stats = stats
-        for st in stats:
-            p = self._participants.get(st.user_id)
-            if p is not None:
-                self._replace(dataclasses.replace(p, stats=st))
         self._emit(StatsUpdated(stats))
+
+    def stats_of(self, user_id: str) -> PeerStats | None:
+        """The last stats of ``user_id`` (None before the first)."""
+        return next((s for s in self.stats if s.user_id == user_id), None)
 
     def _replace(self, new: Participant) -> None:
         old = self._participants[new.user_id]

@@ -284,10 +284,6 @@ class Peer:
             codec=self.codec,
         )
 
-    @property
-    def stats(self) -> PeerStats:
-        return self.metrics.stats
-
     def set_connection(self, state: PeerConnection) -> None:
         if self.connection != state:
             self.connection = state

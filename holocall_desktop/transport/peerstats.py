@@ -74,7 +74,6 @@ class PeerMetrics:
         self.latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
         self.clock = ClockEstimate()
         self.remote_feedback: wire.QualityFeedback | None = None
-        self.stats = PeerStats(user_id)
         self._prev = (0, 0, 0.0, 0, 0)  # bytes_in, bytes_out, time, ids_seen, ids_done
         self._dropped_prev = 0
         self._rtp_prev = (0, 0)  # RTP packets received, lost (getStats is cumulative)
@@ -127,7 +126,7 @@ class PeerMetrics:
             losses.append(max(0.0, 1.0 - done / seen))
         loss = max(losses) if losses else None
         clock = self.clock
-        self.stats = PeerStats(
+        return PeerStats(
             user_id=self.user_id,
             rtt_ms=None if clock.rtt_s is None else clock.rtt_s * 1000,
             loss=loss,
@@ -146,7 +145,6 @@ class PeerMetrics:
             remote_loss=fb.loss if fb is not None else None,
             remote_latency_ms=fb.latency_ms if fb is not None else None,
         )
-        return self.stats
 
     def rtp_from_report(self, report: Any) -> dict[str, float | None]:
         """From aiortc's ``getStats()`` report: loss and jitter of the incoming RTP streams

@@ -104,7 +104,9 @@ class ParticipantsPanel(QWidget):
         self._refresh()
 
     def _on_event(self, event: RoomEvent) -> None:
-        if isinstance(event, ParticipantAdded | ParticipantChanged | ParticipantRemoved):
+        if isinstance(
+            event, ParticipantAdded | ParticipantChanged | ParticipantRemoved | StatsUpdated
+        ):
             self._refresh()
 
     def text_of(self, user_id: str) -> str:
@@ -118,9 +120,10 @@ class ParticipantsPanel(QWidget):
         current = self.selected()
         self.list.blockSignals(True)
         self.list.clear()
-        people = self.room.participants if self.room is not None else {}
+        room = self.room
+        people = room.participants if room is not None else {}
         for uid, info in sorted(people.items(), key=lambda kv: kv[1].seat):
-            stats = info.stats
+            stats = room.stats_of(uid) if room is not None else None
             verdict, colour = quality_of(stats, info.connection)
             mode = {
                 MediaMode.VOLUMETRIC: "hologram",

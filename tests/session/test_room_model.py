@@ -98,7 +98,7 @@ def test_stats_state_and_clear() -> None:
     room, events = _room()
     room.update(ParticipantInfo("ava", "Ava", seat=1))
     room.set_stats([PeerStats("ava", rtt_ms=12.0)])
-    assert room.participants["ava"].stats is not None
+    assert room.stats_of("ava") is not None and room.stats_of("bob") is None
     assert any(isinstance(e, StatsUpdated) for e in events)
     room.set_state(CallState.JOINED, "joined the room")
     room.set_state(CallState.JOINED, "joined the room")  # said once
