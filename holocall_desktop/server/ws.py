@@ -134,13 +134,16 @@ class Connection:
         """Queue ``message`` for the client (returns at once; never waits for its socket)."""
         self._put(m.encode(message))
 
-    async def close(self, code: int, reason: str) -> None:
-        """Close after the frames already queued; waits at most ``send_timeout`` (then cuts)."""
+    async def close(self, code: int, reason: str, timeout: float | None = None) -> None:
+        """Close after the frames already queued; waits at most ``timeout`` (``send_timeout``
+        by default), then cuts."""
+        if self._closed.is_set() or self.ws.closed:
+            return  # nothing to close (waiting here for a writer that has nothing to do hung)
         self._put(_Close(code, reason), force=True)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), self._send_timeout)
+            await asyncio.wait_for(self._closed.wait(), timeout or self._send_timeout)
             return
-        self.cut("it did not take the close within the send deadline")
+        self.cut("it did not take the close within the deadline")
 
     def _put(self, item: str | _Close, force: bool = False) -> None:
         if self._closed.is_set() or self.ws.closed:
@@ -581,4 +584,7 @@ class SignalingHub:
             except Exception:
                 log.exception("releasing %s in %s failed", user_id, room_id)
         self.local.clear()
-        await asyncio.gather(*(c.close(CloseCode.GOING_AWAY, "server shutdown") for c in conns))
+        grace = max(self.config.shutdown_grace, 0.5)  # as long as a close handshake may take
+        await asyncio.gather(
+            *(c.close(CloseCode.GOING_AWAY, "server shutdown", grace) for c in conns)
+        )
