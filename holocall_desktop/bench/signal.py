@@ -99,6 +99,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="asyncio",
         help="event loop of holocall-signal (uvloop is an optional package)",
     )
+    parser.add_argument(
+        "--waves",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the measurements, close every connection and open them again N times, "
+        "reporting the server's RSS after each (memory that closed connections leave behind)",
+    )
 
 
 @dataclass
@@ -115,6 +123,9 @@ class Result:
     saturate_s: float = 0.0
     server_cpu_s: float = 0.0
     server_rss_mb: float = 0.0
+    # per wave of closing every connection and opening them again: RSS once closed, RSS once
+    # all are back, connections held
+    waves: list[tuple[float, float, int]] = field(default_factory=list)
     note: str = ""
 
 
@@ -237,9 +248,22 @@ async def _worker_main(
         sockets[user] = ws
         readers.append(asyncio.create_task(reader(user, ws)))
 
-    started = time.monotonic()
-    await asyncio.gather(*(connect(r, u, t) for r, members in rooms for u, t in members))
-    connect_s = time.monotonic() - started
+    async def connect_all() -> float:
+        nonlocal failed
+        failed = 0
+        started = time.monotonic()
+        await asyncio.gather(*(connect(r, u, t) for r, members in rooms for u, t in members))
+        return time.monotonic() - started
+
+    async def close_all() -> None:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        readers.clear()
+        await asyncio.gather(*(ws.close() for ws in sockets.values()), return_exceptions=True)
+        sockets.clear()
+
+    connect_s = await connect_all()
     for _room_id, members in rooms:
         ids = [u for u, _ in members if u in sockets]
         for u in ids:
@@ -292,11 +316,15 @@ async def _worker_main(
             state["phase"] = "idle"
             await asyncio.sleep(0.5)
             pipe.send(("saturate", count, elapsed))
+        elif command[0] == "close":
+            await close_all()
+            pipe.send(("closed",))
+        elif command[0] == "connect":
+            connect_s = await connect_all()
+            pipe.send(("ready", len(sockets), failed, connect_s))
         else:
             break
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for ws in sockets.values()), return_exceptions=True)
+    await close_all()
     await session.close()
     pipe.send(("done",))
 
@@ -465,6 +493,19 @@ def _measure(server: RunningServer, args: argparse.Namespace) -> Result:
                 _, count, elapsed = pipe.recv()
                 result.saturated += count
                 result.saturate_s = max(result.saturate_s, elapsed)
+        for _ in range(args.waves):
+            for _, pipe in workers:
+                pipe.send(("close",))
+            for _, pipe in workers:
+                pipe.recv()
+            time.sleep(3.0)  # the server's handlers finish; its GC tuning freezes what is left
+            closed_mb = _proc_rss_mb(server.proc.pid)
+            held = 0
+            for _, pipe in workers:
+                pipe.send(("connect",))
+            for _, pipe in workers:
+                held += pipe.recv()[1]
+            result.waves.append((closed_mb, _proc_rss_mb(server.proc.pid), held))
         for _, pipe in workers:
             pipe.send(("stop",))
         for proc, pipe in workers:
@@ -508,8 +549,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--room-size must be 2..6")
     if args.connections < args.room_size or args.workers < 1 or args.rate <= 0:
         raise CliError("--connections must be >= --room-size, --workers >= 1, --rate > 0")
-    if args.duration <= 0 or args.saturate < 0:
-        raise CliError("--duration must be > 0 and --saturate >= 0")
+    if args.duration <= 0 or args.saturate < 0 or args.waves < 0:
+        raise CliError("--duration must be > 0, --saturate and --waves >= 0")
     limit = _raise_nofile(args.connections + 1024)
     if limit < args.connections // args.workers + 256:
         raise CliError(f"open-files limit {limit} is too low; use more --workers")
@@ -549,9 +590,18 @@ def run(args: argparse.Namespace) -> int:
             "workers",
             "servers",
             "server_loop",
+            "waves",
         )
     )
     print(f"\n`{command}`\n")
     print(_table(results, args))
+    for r in results:
+        if r.waves:
+            steps = " → ".join(f"{closed:.0f} / {held:.0f}" for closed, held, _ in r.waves)
+            print(
+                f"\n{r.server}: RSS closed / reconnected, by wave: {r.server_rss_mb:.0f} MB at "
+                f"first, then {steps} MB"
+            )
     ok = [r for r in results if not r.note]
-    return 0 if ok and all(r.connections == args.connections for r in ok) else 1
+    held_all = all(held == args.connections for r in ok for _, _, held in r.waves)
+    return 0 if ok and held_all and all(r.connections == args.connections for r in ok) else 1

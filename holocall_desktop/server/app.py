@@ -20,7 +20,7 @@ from holocall_desktop.server.config import ConfigError, ServerConfig
 from holocall_desktop.server.guard import GuardedSite
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import MemoryPresence, Presence
-from holocall_desktop.server.rest import RestApi, cors_middleware
+from holocall_desktop.server.rest import RestApi, cors_middleware, http_errors_middleware
 from holocall_desktop.server.ws import SignalingHub
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def create_app(
         config, hub, tokens, metrics, admin_token or config.admin_token or secrets.token_urlsafe(32)
     )
     app = web.Application(
-        client_max_size=64 * 1024, middlewares=[cors_middleware(config.cors_origins)]
+        client_max_size=64 * 1024,
+        middlewares=[http_errors_middleware, cors_middleware(config.cors_origins)],
     )
     app.router.add_get("/ws", hub.handle)
     app.add_routes(api.routes())

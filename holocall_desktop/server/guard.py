@@ -76,6 +76,13 @@ class _Guard(asyncio.Protocol):
             self._timer.cancel()
         if self._started:
             self.inner.connection_lost(exc)
+        # asyncio's selector transport (3.11-3.13) keeps a bound method of itself as its read
+        # callback after the connection is lost: a cycle that leaves every closed socket to the
+        # cyclic collector, which the server's GC tuning keeps frozen
+        transport: Any = self._transport
+        if transport is not None and hasattr(transport, "_read_ready_cb"):
+            transport._read_ready_cb = None
+        self._transport = None
 
     def pause_writing(self) -> None:
         self.inner.pause_writing()

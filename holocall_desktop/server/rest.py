@@ -72,6 +72,26 @@ def cors_middleware(origins: tuple[str, ...]) -> Any:
     return middleware
 
 
+@web.middleware
+async def http_errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Answer an ``HTTPException`` (ours, or aiohttp's 404 and 405) as a plain response.
+
+    Left to aiohttp, the raised exception stays in a reference cycle through its traceback
+    (for a 404: exception -> traceback -> frame -> request -> match info -> exception), so each
+    refused request would wait for the cyclic collector, which the server's GC tuning freezes.
+    """
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        exc.__traceback__ = None
+        if exc.empty_body:
+            return web.Response(status=exc.status, reason=exc.reason, headers=exc.headers)
+        return web.Response(
+            status=exc.status, reason=exc.reason, headers=exc.headers, body=exc.body
+        )
+
+
 def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status, headers=headers)
 

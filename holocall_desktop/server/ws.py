@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 
 from holocall_desktop.protocol.signaling import CloseCode, ErrorCode
 from holocall_desktop.server import messages as m
+from holocall_desktop.server import wsguard
 from holocall_desktop.server.auth import AuthError, Claims, TokenService
 from holocall_desktop.server.config import ServerConfig
 from holocall_desktop.server.messages import ProtocolError
@@ -114,7 +115,7 @@ class Connection:
         self._outbox: collections.deque[str | _Close] = collections.deque()
         self._wake = asyncio.Event()
         self._closed = asyncio.Event()
-        self._writer = asyncio.ensure_future(self._write_loop())
+        self._writer: asyncio.Task[None] | None = asyncio.ensure_future(self._write_loop())
 
     @property
     def user_id(self) -> str:
@@ -167,7 +168,7 @@ class Connection:
     def _finish(self) -> None:
         self._closed.set()
         self._outbox.clear()
-        if self._writer is not asyncio.current_task():
+        if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
 
     async def _write_loop(self) -> None:
@@ -193,7 +194,12 @@ class Connection:
     async def stopped(self) -> None:
         """The reader ended: stop the writer too, and wait until it has."""
         self._finish()
-        await asyncio.wait([self._writer])
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            # dropped after it ended: a cancelled task keeps its CancelledError, whose
+            # traceback holds this connection, and the cycle left every closed connection to
+            # the cyclic collector (frozen, under the server's GC tuning: memory that grew)
+            await asyncio.wait([writer])
 
 
 class SignalingHub:
@@ -252,6 +258,13 @@ class SignalingHub:
             timeout=max(cfg.shutdown_grace, 0.5),
         )
         await ws.prepare(request)
+        try:
+            return await self._serve(request, ws)
+        finally:
+            wsguard.release(request)
+
+    async def _serve(self, request: web.Request, ws: web.WebSocketResponse) -> web.StreamResponse:
+        cfg = self.config
         ip = client_ip(request, cfg.trusted_proxies)
 
         async def refuse(code: int, err: str, text: str, **extra: Any) -> web.WebSocketResponse:

@@ -18,7 +18,7 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_bench_signal_small_run(capsys: pytest.CaptureFixture[str]) -> None:
     args = _args(
         "--servers", "ours", "--connections", "40", "--workers", "2", "--rate", "100",
-        "--duration", "1", "--saturate", "0.5", "--pairs", "5",
+        "--duration", "1", "--saturate", "0.5", "--pairs", "5", "--waves", "2",
     )  # fmt: skip
     assert bench.run(args) == 0
     out = capsys.readouterr().out
@@ -29,6 +29,9 @@ def test_bench_signal_small_run(capsys: pytest.CaptureFixture[str]) -> None:
     delivered, sent = (int(x.replace(",", "")) for x in cells[5].split(" / "))
     assert sent >= 90 and delivered == sent
     assert cells[2].endswith(" ms") and float(cells[2].split()[0]) > 0
+    # every connection closed and opened again twice, the server's RSS after each wave
+    waves = next(line for line in out.splitlines() if "RSS closed / reconnected" in line)
+    assert waves.count("→") == 1 and waves.endswith(" MB"), waves
 
 
 def test_bench_signal_rejects_bad_input() -> None:

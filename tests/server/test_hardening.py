@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+from collections import Counter
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from holocall_desktop.server.app import SignalingServer
+from holocall_desktop.server.ws import Connection
 from tests.server.client import SignalClient, create_room, invite
 
 
@@ -206,3 +211,73 @@ async def test_a_request_head_sent_one_byte_at_a_time_is_cut(
     await asyncio.sleep(1.5)  # past the deadline: an established WebSocket is not cut
     await alice.send(type="leave-room", roomId=room["roomId"])
     await alice.nothing(0.3)
+
+
+def _server_garbage(port: int) -> Counter[str]:
+    """The server-side objects that only the cyclic collector could free, by type."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        found: Counter[str] = Counter()
+        for obj in gc.garbage:
+            if isinstance(obj, asyncio.Transport):
+                sockname = obj.get_extra_info("sockname")
+                if not (isinstance(sockname, tuple) and sockname[1] == port):
+                    continue  # a client's socket
+            elif not isinstance(
+                obj, Connection | web.WebSocketResponse | web.BaseRequest | RequestHandler
+            ):
+                continue
+            found[type(obj).__qualname__] += 1
+        return found
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+async def test_closed_connections_are_freed_without_the_cyclic_collector(
+    make_server: object, http: aiohttp.ClientSession
+) -> None:
+    """The server freezes most objects away from the cyclic collector (its GC tuning), so what
+    a closed connection leaves in reference cycles is memory that grows with every wave of
+    connections. Every way a connection or a request ends must free it by reference counting
+    alone."""
+    server = await make_server(join_timeout=0.3)  # type: ignore[operator]
+    room = await create_room(http, server.http_url, "alice")
+    tokens = [await invite(http, server.http_url, room, f"u{i}") for i in range(4)]
+    gc.collect()
+    gc.disable()
+    try:
+        for i in (0, 1):  # joins, then closes
+            client = await SignalClient.connect(http, server.ws_url, tokens[i]["accessToken"])
+            await client.join(room["roomId"], f"u{i}")
+            await client.close()
+        idle = await SignalClient.connect(http, server.ws_url, tokens[2]["accessToken"])
+        assert await idle.close_code() == 4008  # the server closes who never joins
+        refused = await SignalClient.connect(http, server.ws_url, "not-a-token")
+        assert await refused.close_code() == 4001
+        kicked = await SignalClient.connect(http, server.ws_url, tokens[3]["accessToken"])
+        await kicked.join(room["roomId"], "u3")
+        async with http.delete(
+            f"{server.http_url}/rooms/{room['roomId']}/users/u3",
+            headers={"Authorization": f"Bearer {room['accessToken']}"},
+        ) as r:
+            assert r.status == 200
+        assert await kicked.close_code() == 4010
+        # and refused REST requests, ours (400) and aiohttp's (404, 405)
+        for method, path, body, status in (
+            ("POST", "/rooms", b"{not json", 400),
+            ("GET", "/no/such/path", b"", 404),
+            ("PUT", "/rooms", b"", 405),
+            ("GET", "/health", b"", 200),
+        ):
+            async with http.request(method, f"{server.http_url}{path}", data=body) as r:
+                assert r.status == status, (method, path, await r.text())
+        for _ in range(50):
+            if not server.hub.connections:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # the handlers' last steps, the transports' connection_lost
+        assert _server_garbage(server.port) == Counter()
+    finally:
+        gc.enable()
