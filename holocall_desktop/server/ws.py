@@ -258,6 +258,7 @@ class SignalingHub:
             timeout=max(cfg.shutdown_grace, 0.5),
         )
         await ws.prepare(request)
+        wsguard.require_masked_frames(request, ws)
         try:
             return await self._serve(request, ws)
         finally:
