@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import secrets
 import ssl
 import time
@@ -24,6 +25,15 @@ from holocall_desktop.server.rest import RestApi, cors_middleware, http_errors_m
 from holocall_desktop.server.ws import SignalingHub
 
 log = logging.getLogger(__name__)
+
+
+def _rss_bytes() -> int | None:
+    """This process's resident memory (Linux), or ``None`` where ``/proc`` does not tell."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def make_presence(config: ServerConfig) -> Presence:
@@ -123,20 +133,30 @@ class SignalingServer:
         return self.port
 
     async def _tune_gc(self) -> None:
-        last_full = time.monotonic()
+        interval, growth = self.config.gc_full_interval, self.config.gc_full_growth
+        last_full, baseline = time.monotonic(), _rss_bytes()
         try:
             while True:
                 await asyncio.sleep(1.0)
-                if time.monotonic() - last_full > self.config.gc_full_interval:
-                    gc.unfreeze()
-                    started = time.perf_counter()
-                    found = gc.collect()
-                    log.info(
-                        "full GC: %d unreachable objects, %.0f ms",
-                        found,
-                        (time.perf_counter() - started) * 1000,
-                    )
+                if time.monotonic() - last_full > interval:
                     last_full = time.monotonic()
+                    now = _rss_bytes()
+                    if growth > 0 and now and baseline and now <= baseline * (1.0 + growth):
+                        log.debug(
+                            "full GC skipped: RSS %.0f MB, %.0f MB after the last one",
+                            now / 1e6,
+                            baseline / 1e6,
+                        )
+                    else:
+                        gc.unfreeze()
+                        started = time.perf_counter()
+                        found = gc.collect()
+                        log.info(
+                            "full GC: %d unreachable objects, %.0f ms",
+                            found,
+                            (time.perf_counter() - started) * 1000,
+                        )
+                        baseline = _rss_bytes()
                 gc.freeze()
         finally:
             gc.unfreeze()

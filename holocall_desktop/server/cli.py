@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-gc-tuning",
         action="store_true",
         help="leave Python's garbage collector alone (by default long-lived objects are frozen "
-        "every second and a full collection runs every --gc-full-interval seconds)",
+        "every second, and every --gc-full-interval seconds a full collection runs if the "
+        "server's memory grew by more than --gc-full-growth since the last one)",
     )
     p.add_argument(
         "--event-loop",
@@ -177,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         "it is installed",
     )
     p.add_argument("--gc-full-interval", type=float, default=d.gc_full_interval, metavar="S")
+    p.add_argument(
+        "--gc-full-growth",
+        type=float,
+        default=d.gc_full_growth,
+        metavar="F",
+        help="RSS growth (a fraction) that makes a full collection worth its pause "
+        "(default %(default)s; 0 = every --gc-full-interval)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -233,6 +242,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         cors_origins=_cors(args.cors_origin),
         gc_tuning=not args.no_gc_tuning,
         gc_full_interval=args.gc_full_interval,
+        gc_full_growth=args.gc_full_growth,
     )
     if config.admin_token is not None and len(config.admin_token) < 16:
         raise ConfigError("the admin token must be at least 16 characters")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
+import pytest
 
 from holocall_desktop.server.app import SignalingServer
 from tests.server.client import SignalClient, create_room, invite
@@ -302,7 +304,7 @@ async def test_gc_tuning_freezes_and_releases(
 ) -> None:
     import gc
 
-    server = await make_server(gc_tuning=True, gc_full_interval=1.5)
+    server = await make_server(gc_tuning=True, gc_full_interval=1.5, gc_full_growth=0.0)
     room = await create_room(http, server.http_url, "alice")
     alice = await SignalClient.connect(http, server.ws_url, room["accessToken"])
     await alice.join(room["roomId"], "alice")
@@ -314,6 +316,26 @@ async def test_gc_tuning_freezes_and_releases(
     assert (await bob.join(room["roomId"], "bob"))["type"] == "room-state"
     await server.stop()
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize(("growth", "collects"), [(0.0, True), (100.0, False)])
+async def test_a_full_collection_runs_only_when_memory_grew(
+    make_server: ServerFactory,
+    caplog: pytest.LogCaptureFixture,
+    growth: float,
+    collects: bool,
+) -> None:
+    """A full pass over 10,000 connections stalls the loop for about half a second and, with
+    closed connections freed by reference counting, finds nothing: it runs only when the RSS
+    grew by ``gc_full_growth`` since the last one (0: at every interval)."""
+    caplog.set_level(logging.DEBUG, logger="holocall_desktop.server.app")
+    server = await make_server(gc_tuning=True, gc_full_interval=0.5, gc_full_growth=growth)
+    await asyncio.sleep(2.2)
+    messages = [r.getMessage() for r in caplog.records if "full GC" in r.getMessage()]
+    ran = [m for m in messages if m.startswith("full GC:")]
+    skipped = [m for m in messages if m.startswith("full GC skipped")]
+    assert bool(ran) is collects and bool(skipped) is not collects, messages
+    await server.stop()
 
 
 async def test_relay_to_a_reconnecting_peer_says_so(
