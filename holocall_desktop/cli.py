@@ -42,12 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = _build_parser()
-        args_list = list(sys.argv[1:] if argv is None else argv)
-        if not args_list or (
-            args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
-        ):
-            args_list = ["app", *args_list]  # plain `holocall [options]`: the desktop app
-        args = parser.parse_args(args_list)
+        args = parser.parse_args(route(list(sys.argv[1:] if argv is None else argv)))
         return int(args.handler(args) or 0)
     except CliError as exc:
         print(f"holocall: error: {exc}", file=sys.stderr)
@@ -61,6 +56,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C while a compiled extension initialised: it reports "initialization failed"
         print("holocall: interrupted", file=sys.stderr)
         return 130
+
+
+RECORDING_SUFFIXES = (".bag", ".db3")
+
+
+def route(argv: list[str]) -> list[str]:
+    """The command a bare ``holocall ...`` means: what a desktop launcher passes (an invite
+    link, a recording to open, as a path or a ``file://`` URL) or nothing (the app)."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        return ["app", *argv]  # plain `holocall [options]`: the desktop app
+    first = argv[0]
+    if first.lower().startswith(("holocall://", "holocalls://")):
+        return ["join", *argv]
+    if first.lower().startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        first = unquote(urlparse(first).path)
+    if first.lower().endswith(RECORDING_SUFFIXES):
+        return ["replay", first, *argv[1:]]
+    return argv
 
 
 def _interrupted(exc: BaseException) -> bool:
