@@ -48,7 +48,19 @@ def register(sub: Any) -> None:
     record.add_argument("--force", action="store_true", help="overwrite an existing file")
     record.set_defaults(handler=_run_record)
 
+    check = sub.add_parser(
+        "check",
+        help="what this machine gives HoloCall: OpenGL, the face model, audio, cameras",
+    )
+    check.set_defaults(handler=_run_check)
+
     _register_join(sub)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from holocall_desktop.ui.check import run
+
+    return run()
 
 
 def _window_options(p: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from holocall_desktop.errors import CliError
 from holocall_desktop.transport.api import CallConfig
 from holocall_desktop.ui.settings import APP, ORG
 
@@ -46,6 +47,12 @@ def run_window(
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = ensure_app()
+    from holocall_desktop.ui.glcheck import OpenGLUnavailable, probe_opengl
+
+    try:
+        probe_opengl()
+    except OpenGLUnavailable as exc:
+        raise CliError(str(exc)) from None
     from holocall_desktop.ui.main_window import MainWindow
 
     window = MainWindow(source=source, remove_background=remove_background)

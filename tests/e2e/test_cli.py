@@ -191,3 +191,33 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, delay: float) -> None:
     # 0: stopped and saved; 130 or killed by SIGINT: interrupted (with one line)
     assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
     assert len(err.strip().splitlines()) <= 1, err
+
+
+def test_without_opengl_the_window_commands_say_so_in_one_line(tmp_path: Path) -> None:
+    """Qt's offscreen platform has no usable OpenGL (none without a display, a 2.0 context with
+    one): the user reads why, not a shader error."""
+    out = holocall(
+        "demo", "--screenshot", str(tmp_path / "x.png"), tmp_path=tmp_path,
+        env={"QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("holocall: error: OpenGL")
+    assert "HoloCall draws its 3D room with OpenGL 2.1 or newer" in lines[0]
+    assert "Shader" not in out.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_check_reports_opengl_the_face_model_audio_and_cameras(tmp_path: Path) -> None:
+    out = holocall("check", tmp_path=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert " ok " in lines["OpenGL"] and "GLSL" in lines["OpenGL"]
+    assert " ok " in lines["face"] and "face_landmarker.task" in lines["face"]
+    for part in ("microphone", "speakers", "depth"):
+        assert part in lines  # present or missing, each is told
+    offscreen = holocall("check", tmp_path=tmp_path, env={"QT_QPA_PLATFORM": "offscreen"})
+    assert offscreen.returncode == 1
+    assert "OpenGL        FAILED  OpenGL " in offscreen.stdout
+    assert offscreen.stderr.strip().endswith("holocall: error: OpenGL unusable (see above)")
+    assert "Traceback" not in out.stderr + offscreen.stderr
