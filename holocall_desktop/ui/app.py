@@ -56,6 +56,9 @@ def run_window(
     from holocall_desktop.ui.main_window import MainWindow
 
     window = MainWindow(source=source, remove_background=remove_background)
+    from holocall_desktop.ui.open_events import OpenRequests
+
+    app.installEventFilter(OpenRequests(window))  # links and files macOS hands to the app
     window.show()
     if demo:
         from holocall_desktop.demo import DemoBackend
