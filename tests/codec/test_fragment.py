@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from holocall_desktop.codec.base import MAX_MESSAGE_BYTES, CodecError
 from holocall_desktop.codec.fragment import (
+    FEC_MESSAGE_BYTES,
     HEADER,
     HEADER_BYTES,
     MAX_FRAGMENTS,
@@ -17,6 +18,7 @@ from holocall_desktop.codec.fragment import (
     Reassembler,
     fragment,
     parse_header,
+    parse_header_k,
 )
 
 
@@ -122,3 +124,41 @@ def test_fragment_count_may_not_change_within_a_frame() -> None:
 def test_oversized_frames_are_refused_by_the_sender() -> None:
     with pytest.raises(CodecError, match="fragments"):
         fragment(bytes(MAX_FRAGMENTS * 100), 1, 100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=60_000),
+    parity=st.sampled_from([0.1, 0.25, 0.5]),
+    seed=st.integers(min_value=0, max_value=1000),
+)
+def test_any_k_fragments_with_parity_rebuild_the_frame(size: int, parity: float, seed: int) -> None:
+    payload = random.Random(seed).randbytes(size)
+    msgs = fragment(payload, 7, parity=parity)
+    k = parse_header_k(msgs[0])[3]
+    assert all(len(m) <= FEC_MESSAGE_BYTES for m in msgs) and len(msgs) > k >= 1
+    kept = random.Random(seed).sample(msgs, k)
+    r = Reassembler()
+    out = [x for x in (r.push(m) for m in kept) if x is not None]
+    assert out == [payload]
+
+
+def test_malformed_fragments_with_parity_are_rejected() -> None:
+    msgs = fragment(b"x" * 5000, 1, parity=0.25)
+    k = parse_header_k(msgs[0])[3]
+    too_many_needed = msgs[0][:2] + (len(msgs) + 1).to_bytes(2, "little") + msgs[0][4:]
+    with pytest.raises(CodecError, match="rebuild"):
+        parse_header_k(too_many_needed)
+    with pytest.raises(CodecError, match="exceeds 1200"):
+        parse_header_k(msgs[0] + b"x" * 1200)
+    r = Reassembler()
+    r.push(msgs[0])
+    with pytest.raises(CodecError, match="different sizes"):
+        r.push(msgs[1][:-1])
+    # a length field that points past the data is refused, not read out of bounds
+    shard = bytearray(msgs[0])
+    shard[12:16] = (10**6).to_bytes(4, "little")
+    r = Reassembler()
+    with pytest.raises(CodecError, match="exceeds its fragments"):
+        for m in [bytes(shard), *msgs[1:k]]:
+            r.push(m)

@@ -9,6 +9,7 @@ import pytest
 
 from holocall_desktop.codec import volumetric as vol
 from holocall_desktop.codec.base import MAX_MESSAGE_BYTES, Quality
+from holocall_desktop.codec.fragment import parse_header_k
 from holocall_desktop.codec.registry import get_decoder, get_encoder
 from holocall_desktop.model import DepthFrame
 from tests.codec.conftest import depth_rmse_mm, psnr
@@ -21,7 +22,8 @@ def _round_trip(frame: DepthFrame, quality: Quality | None = None) -> tuple[Dept
     assert msgs and all(len(m) <= MAX_MESSAGE_BYTES for m in msgs)
     out = [f for f in (dec.decode(m) for m in msgs) if f is not None]
     assert len(out) == 1
-    return out[0], sum(len(m) for m in msgs)
+    k = parse_header_k(msgs[0])[3] or len(msgs)
+    return out[0], sum(len(m) for m in msgs[:k])  # the frame, without its parity
 
 
 def _colour_mask(frame: DepthFrame) -> np.ndarray:
@@ -140,7 +142,7 @@ def test_frames_without_colour_or_without_person(person_frames: list[DepthFrame]
 
 
 def test_fragmented_frames_reassemble_in_any_order(person_frames: list[DepthFrame]) -> None:
-    enc = vol.VolumetricEncoder(max_message=4000)
+    enc = vol.VolumetricEncoder(max_message=4000, parity=0)
     dec = get_decoder("volumetric-dc")
     msgs = [m for f in person_frames[:2] for m in enc.encode(f)]
     assert len(msgs) > 6
@@ -155,10 +157,28 @@ def test_fragmented_frames_reassemble_in_any_order(person_frames: list[DepthFram
 
 
 def test_a_lost_fragment_drops_only_its_frame(person_frames: list[DepthFrame]) -> None:
-    enc = vol.VolumetricEncoder(max_message=4000)
+    enc = vol.VolumetricEncoder(max_message=4000, parity=0)
     dec = get_decoder("volumetric-dc")
     first = enc.encode(person_frames[0])
     second = enc.encode(person_frames[1])
     got = [dec.decode(m) for m in first[:-1] + second]
     frames = [f for f in got if f is not None]
     assert [f.frame_number for f in frames] == [person_frames[1].frame_number]
+
+
+def test_parity_rebuilds_a_frame_that_lost_as_many_fragments(
+    person_frames: list[DepthFrame],
+) -> None:
+    """The default encoder adds parity: any k of a frame's messages rebuild it, whichever."""
+    enc = vol.VolumetricEncoder()
+    msgs = enc.encode(person_frames[0])
+    k = parse_header_k(msgs[0])[3]
+    parity = len(msgs) - k
+    assert k >= 10 and parity >= 3 and all(len(m) <= 1200 for m in msgs)  # one SCTP chunk each
+    for seed in range(5):
+        kept = random.Random(seed).sample(msgs, k)  # `parity` of them lost, any of them
+        dec = get_decoder("volumetric-dc")
+        (got,) = [f for f in (dec.decode(m) for m in kept) if f is not None]
+        assert np.array_equal(got.depth, _round_trip(person_frames[0])[0].depth)
+    dec = get_decoder("volumetric-dc")
+    assert all(dec.decode(m) is None for m in msgs[: k - 1])  # one too few: no frame
