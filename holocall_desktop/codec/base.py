@@ -123,6 +123,11 @@ class Decoder(ABC, Generic[PayloadT]):
         never be part of a valid frame."""
         return payload
 
+    @property
+    def pending(self) -> int:
+        """Frames :meth:`assemble` holds in part (neither complete nor given up yet)."""
+        return 0
+
     @abstractmethod
     def decode_whole(self, whole: PayloadT) -> DepthFrame:
         """Decode what :meth:`assemble` returned; :class:`CodecError` if it is malformed."""

@@ -210,6 +210,11 @@ class Reassembler:
             raise CodecError(f"frame {fid}: payload length {length} exceeds its fragments")
         return data[_LENGTH.size : _LENGTH.size + length]
 
+    @property
+    def pending(self) -> int:
+        """Frames of which some fragments are in, not yet complete nor given up."""
+        return len(self._pending)
+
     def reset(self) -> None:
         self._pending.clear()
         self._last_done = None

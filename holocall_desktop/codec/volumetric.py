@@ -428,6 +428,10 @@ class VolumetricDecoder(Decoder[bytes]):
     def assemble(self, payload: bytes) -> bytes | None:
         return self.reassembler.push(payload)
 
+    @property
+    def pending(self) -> int:
+        return self.reassembler.pending
+
     def decode_whole(self, whole: bytes) -> DepthFrame:
         return decode_payload(whole)
 

@@ -70,6 +70,7 @@ class PeerMetrics:
         self.frames_skipped = 0  # not sent: the path was still busy with earlier frames
         self.ids_seen = 0  # frame-id advance on the data channel (for loss)
         self.ids_done = 0
+        self.ids_pending = 0  # frames of which fragments are in but that are not done yet
         self.frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self.latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
         self.clock = ClockEstimate()
@@ -112,9 +113,11 @@ class PeerMetrics:
                 rate_in = (wire_in - self._wire_prev[0]) * 8 / 1000 / dt
                 rate_out = (wire_out - self._wire_prev[1]) * 8 / 1000 / dt
             self._wire_prev = (wire_in, wire_out)
-        seen = self.ids_seen - seen_prev
+        # a frame still arriving (some of its fragments in) is neither lost nor done yet
+        settled = self.ids_seen - self.ids_pending
+        seen = settled - seen_prev
         done = self.ids_done - done_prev
-        self._prev = (self.bytes_in, self.bytes_out, now_mono, self.ids_seen, self.ids_done)
+        self._prev = (self.bytes_in, self.bytes_out, now_mono, settled, self.ids_done)
         fps = sum(1 for t in self.frame_times if now_mono - t <= 1.0)
         wall = time.time()
         # list() copies in one step: record_latency() appends from the UI thread

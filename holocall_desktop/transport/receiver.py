@@ -124,6 +124,7 @@ class HologramReceiver:
             self._last_frame_id = fid  # the sender restarted
         decoder = self._decoder(DATACHANNEL)
         whole = decoder.assemble(message)
+        m.ids_pending = decoder.pending
         if whole is None:
             return
         m.ids_done += 1

@@ -27,3 +27,14 @@ def test_the_request_has_a_floor() -> None:
     assert PeerMetrics("x").bitrate_request(_stats(loss=0.5, bitrate_in_kbps=50.0)) == (
         MIN_REQUEST_KBPS
     )
+
+
+def test_a_frame_still_arriving_is_not_counted_lost() -> None:
+    """With a frame in many fragments, one is usually part-way in when the stats are taken:
+    that is not a lost frame (it read as 1/fps of loss, enough at 15 fps to ask for less)."""
+    m = PeerMetrics("x")
+    m.collect({}, 0.0)
+    m.ids_seen, m.ids_done, m.ids_pending = 30, 29, 1  # the 30th is arriving
+    assert m.collect({}, 1.0).loss == 0.0
+    m.ids_seen, m.ids_done, m.ids_pending = 60, 59, 0  # it completed; one other was lost
+    assert m.collect({}, 2.0).loss == 1 - 30 / 31
