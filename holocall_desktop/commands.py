@@ -204,6 +204,11 @@ def _register_join(sub: Any) -> None:
     join.add_argument("--save-frames", type=Path, help="save received frames (npz) here")
     join.add_argument("--save-limit", type=int, default=5, help="frames saved per peer (5)")
     join.add_argument("--peer-timeout", type=float, default=5.0, help="drop a silent peer (5 s)")
+    join.add_argument(
+        "--no-loss-protection",
+        action="store_true",
+        help="send holograms without parity and retransmission, as before them (to measure)",
+    )
     join.add_argument("--tone", type=float, help="send a test tone of this many Hz as audio")
     join.add_argument(
         "--log-level",
@@ -315,7 +320,9 @@ def _run_join(args: argparse.Namespace) -> int:
             background_removal=not args.keep_background,
             save_dir=args.save_frames,
             save_limit=args.save_limit,
-            options=EngineOptions(peer_timeout=args.peer_timeout),
+            options=EngineOptions(
+                peer_timeout=args.peer_timeout, loss_protection=not args.no_loss_protection
+            ),
             local_audio=audio,
             report_latencies=args.latencies,
         )

@@ -65,6 +65,9 @@ class EngineOptions:
     reconnect_timeout: float = 60.0  # signaling: give up reconnecting after this
     adapt_frame_rate: bool = True  # lower the sending frame rate when receivers ask for less
     min_fps: float = 5.0  # … but never below this
+    #: parity on the hologram fragments and retransmission for 150 ms (docs/codec.md,
+    #: Fragments); False sends as before them, only to measure the difference
+    loss_protection: bool = True
 
 
 class _Mailboxes:
@@ -107,11 +110,17 @@ class CallEngine:
         self.options = options or EngineOptions()
         self.codec_transport: str = codec.transport
         self._sender = HologramSender(
-            codec, quality or Quality(), self.options.adapt_frame_rate, self.options.min_fps
+            codec,
+            quality or Quality(),
+            self.options.adapt_frame_rate,
+            self.options.min_fps,
+            parity=None if self.options.loss_protection else 0.0,
         )
         self._local_audio = local_audio
         self._on_remote_audio = on_remote_audio
-        self._local = LocalInfo(config.display_name, config.codec)
+        self._local = LocalInfo(
+            config.display_name, config.codec, protect_holograms=self.options.loss_protection
+        )
         self._state = CallState.IDLE
         self._state_message = ""
         self._lock = threading.Lock()

@@ -70,6 +70,9 @@ class LocalInfo:
     codec: str
     mode: MediaMode = MediaMode.VOLUMETRIC
     consent: wire.Consent = NO_CONSENT
+    #: the hologram channel retransmits for HOLOGRAM_LIFETIME_MS (False: never, as before the
+    #: loss protection; only to measure without it)
+    protect_holograms: bool = True
 
 
 class PeerEvents(Protocol):
@@ -191,11 +194,13 @@ class Peer:
                 pc.addTrack(self.video_track)
             else:
                 pc.addTransceiver("video", direction="recvonly")
-            self._attach_channel(
-                pc.createDataChannel(
+            if self.local.protect_holograms:
+                hologram = pc.createDataChannel(
                     "hologram", ordered=False, maxPacketLifeTime=HOLOGRAM_LIFETIME_MS
                 )
-            )
+            else:
+                hologram = pc.createDataChannel("hologram", ordered=False, maxRetransmits=0)
+            self._attach_channel(hologram)
             self._attach_channel(pc.createDataChannel("control", ordered=True))
         else:
             # after setRemoteDescription(offer): addTrack reuses the offered transceivers

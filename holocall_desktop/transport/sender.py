@@ -35,10 +35,13 @@ class HologramSender:
         quality: Quality,
         adapt_frame_rate: bool = True,
         min_fps: float = 5.0,
+        parity: float | None = None,
     ) -> None:
         self.quality = quality
         self.video = codec.transport == VIDEOTRACK
         self._encoder = codec.encoder(quality)
+        if parity is not None and hasattr(self._encoder, "parity"):
+            self._encoder.parity = parity  # the fragments' parity (None: the codec's default)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, "holocall-encode")
         self._outbox: LatestMailbox[tuple[DepthFrame, float]] = LatestMailbox()
         self._wake: asyncio.Event | None = None
