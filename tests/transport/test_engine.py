@@ -355,6 +355,10 @@ def test_a_receiver_that_cannot_keep_up_asks_for_less_by_itself(
                 time.sleep(0.2)  # 5 frames a second at most
                 return real.decode_whole(whole)
 
+            @property
+            def pending(self) -> int:
+                return real.pending
+
         return Slow()
 
     monkeypatch.setattr(receiver, "decoder_for_transport", slow)
