@@ -11,16 +11,10 @@ retransmission) and prints the ratios.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 #: name -> Shape keyword arguments, both directions
@@ -34,7 +28,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "rate-1000": {"rate_kbps": 1000.0},
     "rate-500": {"rate_kbps": 500.0},
 }
-PORT = 8765
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,53 +51,6 @@ class Row:
     p95_ms: float | None = None
     frame_loss: float = 0.0  # of the frames Alice sent Bob, the share that did not arrive
     sent: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-
-class _Proc:
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.lines: list[dict[str, Any]] = []
-        self.err: list[str] = []
-        threading.Thread(target=self._out, daemon=True).start()
-        threading.Thread(target=self._err, daemon=True).start()
-
-    def _out(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with contextlib.suppress(json.JSONDecodeError):
-                self.lines.append(json.loads(line))
-
-    def _err(self) -> None:
-        assert self.proc.stderr is not None
-        self.err.extend(self.proc.stderr)
-
-    def wait_for(self, key: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if line.get("event") == key:
-                    return line
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"no {key} line; stderr: {''.join(self.err[-5:]).strip()}")
-
-    def stats(self) -> dict[str, Any]:
-        """The last stats line ({} before the first)."""
-        found = [x for x in list(self.lines) if x.get("event") == "stats"]
-        return found[-1] if found else {}
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -115,78 +61,44 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _measure(args: argparse.Namespace, names: list[str], protected: bool) -> list[Row]:
+    from holocall_desktop.netlab.call import lab_call
     from holocall_desktop.netlab.lab import NetLab
     from holocall_desktop.netlab.shape import Shape
-    from holocall_desktop.server.auth import generate_private_key_pem
 
     rows: list[Row] = []
-    py = sys.executable
-    with tempfile.TemporaryDirectory(prefix="holocall-bench-net-") as tmp, NetLab() as lab:
-        key = Path(tmp) / "jwt.pem"
-        key.write_bytes(generate_private_key_pem("RS256"))
-        env = dict(os.environ, PYTHONUNBUFFERED="1", HOLOCALL_ADMIN_TOKEN=os.urandom(16).hex())
-        server = _Proc(lab.command("a", [
-            py, "-m", "holocall_desktop.server.cli", "--host", "0.0.0.0", "--port", str(PORT),
-            "--jwt-private-key", str(key), "--no-stun", "--cooldown", "0",
-            "--log-level", "WARNING",
-        ]), env)  # fmt: skip
-        procs = [server]
-        try:
-            time.sleep(3.0)
-            total = len(names) * (args.settle + args.seconds) + 60
-            common = ["--headless", "--size", args.size, "--fps", str(args.fps), "--seconds",
-                      str(total), "--latencies"]  # fmt: skip
-            if not protected:
-                common.append("--no-loss-protection")
-            alice = _Proc(lab.command("a", [
-                py, "-m", "holocall_desktop", "join", f"http://127.0.0.1:{PORT}", "--create",
-                "--name", "Alice", *common,
-            ]), dict(env, HOLOCALL_ICE_HOSTS=lab.address("a")))  # fmt: skip
-            procs.append(alice)
-            link = alice.wait_for("invite", 60)["link"].replace("127.0.0.1", lab.address("a"))
-            bob = _Proc(
-                lab.command("b", [py, "-m", "holocall_desktop", "join", link, "--name", "Bob",
-                                  *common]),
-                dict(env, HOLOCALL_ICE_HOSTS=lab.address("b")),
-            )  # fmt: skip
-            procs.append(bob)
-            deadline = time.monotonic() + 60
-            while not bob.stats().get("received", {}).get("Alice"):
-                if time.monotonic() > deadline or bob.proc.poll() is not None:
-                    raise RuntimeError(f"no call: {''.join(bob.err[-5:]).strip()}")
-                time.sleep(0.2)
-            for name in names:
-                lab.shape("both", Shape(**SCENARIOS[name]))
-                time.sleep(args.settle)
-                a0, b0, n0 = alice.stats(), bob.stats(), len(bob.lines)
-                if not a0.get("peers"):
-                    raise RuntimeError("Alice reports no peer")
-                started = time.monotonic()
-                time.sleep(args.seconds)
-                a1, b1 = alice.stats(), bob.stats()
-                elapsed = time.monotonic() - started
-                sent = a1["peers"][0]["frames_out"] - a0["peers"][0]["frames_out"]
-                got = b1["received"].get("Alice", 0) - b0["received"].get("Alice", 0)
-                lat = [
-                    x for line in bob.lines[n0:] for x in line.get("latencies", {}).get("Alice", [])
-                ]
-                rows.append(
-                    Row(
-                        name,
-                        fps=got / elapsed,
-                        p50_ms=_percentile(lat, 0.5),
-                        p95_ms=_percentile(lat, 0.95),
-                        frame_loss=max(0.0, 1 - got / sent) if sent else 0.0,
-                        sent=sent,
-                    )
+    total = len(names) * (args.settle + args.seconds) + 60
+    common = ["--headless", "--size", args.size, "--fps", str(args.fps), "--seconds",
+              str(total), "--latencies"]  # fmt: skip
+    if not protected:
+        common.append("--no-loss-protection")
+    with NetLab() as lab, lab_call(lab, common) as (alice, bob):
+        for name in names:
+            lab.shape("both", Shape(**SCENARIOS[name]))
+            time.sleep(args.settle)
+            a0, b0, n0 = alice.stats(), bob.stats(), len(bob.lines)
+            if not a0.get("peers"):
+                raise RuntimeError("Alice reports no peer")
+            started = time.monotonic()
+            time.sleep(args.seconds)
+            a1, b1 = alice.stats(), bob.stats()
+            elapsed = time.monotonic() - started
+            sent = a1["peers"][0]["frames_out"] - a0["peers"][0]["frames_out"]
+            got = b1["received"].get("Alice", 0) - b0["received"].get("Alice", 0)
+            lat = [x for line in bob.lines[n0:] for x in line.get("latencies", {}).get("Alice", [])]
+            rows.append(
+                Row(
+                    name,
+                    fps=got / elapsed,
+                    p50_ms=_percentile(lat, 0.5),
+                    p95_ms=_percentile(lat, 0.95),
+                    frame_loss=max(0.0, 1 - got / sent) if sent else 0.0,
+                    sent=sent,
                 )
-                print(f"bench network: {name}: {rows[-1].fps:.1f} fps", file=sys.stderr)
-            tracebacks = [p for p in (alice, bob) if any("Traceback" in x for x in p.err)]
-            if tracebacks:
-                raise RuntimeError("a participant failed: " + "".join(tracebacks[0].err[-8:]))
-        finally:
-            for p in reversed(procs):
-                p.stop()
+            )
+            print(f"bench network: {name}: {rows[-1].fps:.1f} fps", file=sys.stderr)
+        for p in (alice, bob):
+            if p.traceback:
+                raise RuntimeError("a participant failed: " + p.traceback[-800:])
     return rows
 
 
