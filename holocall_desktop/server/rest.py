@@ -85,11 +85,8 @@ async def http_errors_middleware(request: web.Request, handler: Any) -> web.Stre
         return response
     except web.HTTPException as exc:
         exc.__traceback__ = None
-        if exc.empty_body:
-            return web.Response(status=exc.status, reason=exc.reason, headers=exc.headers)
-        return web.Response(
-            status=exc.status, reason=exc.reason, headers=exc.headers, body=exc.body
-        )
+        body = None if exc.empty_body else exc.body
+        return web.Response(status=exc.status, reason=exc.reason, headers=exc.headers, body=body)
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
