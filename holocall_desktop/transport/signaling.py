@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -87,6 +88,15 @@ class Tokens:
     invite_secret: str | None = None
 
 
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s;,'\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` (an aiohttp error naming the WebSocket URL) without the access token in it:
+    state messages reach the user's screen, logs and the headless JSON lines."""
+    return _TOKEN_IN_URL.sub(r"\1…", text)
+
+
 def _ws_url(server: str, token: str) -> str:
     base = server.rstrip("/")
     if base.startswith("https://"):
@@ -118,7 +128,7 @@ async def _http_json(
     except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
         raise SignalingError(
             f"cannot reach the signaling server at {url.split('/rooms')[0].split('/auth')[0]}: "
-            f"{exc or type(exc).__name__}",
+            f"{redact(str(exc)) or type(exc).__name__}",
             retry=True,
         ) from None
 
@@ -391,7 +401,7 @@ class SignalingClient:
         except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
             raise SignalingError(
                 f"cannot reach the signaling server at {self.config.server}: "
-                f"{exc or type(exc).__name__}",
+                f"{redact(str(exc)) or type(exc).__name__}",
                 retry=True,
             ) from None
         self._ws = ws
