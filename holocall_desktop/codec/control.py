@@ -6,8 +6,8 @@ encodes and decodes:
 - on the ``hologram`` channel: ``anchor_sync`` (``0x53``); volumetric fragments (``0x56``,
   :mod:`.fragment`) and avatar frames (``0x41``, :mod:`.avatar_frame`) have their own modules;
 - on the ``control`` channel: ``hello`` (``0x48``), ``ping`` (``0x50``), ``pong`` (``0x51``),
-  ``quality`` feedback (``0x46``), ``consent`` (``0x43``), ``mode`` change (``0x4D``) and
-  ``bye`` (``0x42``).
+  ``quality`` feedback (``0x46``), ``arrivals`` of hologram frames (``0x52``, for the sender's
+  bandwidth estimate), ``consent`` (``0x43``), ``mode`` change (``0x4D``) and ``bye`` (``0x42``).
 
 :func:`decode_control` / :func:`decode_anchor` raise :class:`WireError` (a :class:`CodecError`)
 with a one-line reason for anything malformed: wrong version, unknown type, truncation, trailing
@@ -35,6 +35,7 @@ TYPE_HELLO = 0x48  # 'H'
 TYPE_MODE = 0x4D  # 'M'
 TYPE_PING = 0x50  # 'P'
 TYPE_PONG = 0x51  # 'Q'
+TYPE_ARRIVALS = 0x52  # 'R' (arrival report)
 TYPE_ANCHOR = 0x53  # 'S' (anchor sync)
 TYPE_VOLUMETRIC = 0x56  # 'V' (codec.fragment)
 
@@ -65,9 +66,10 @@ class Capability(IntFlag):
     ANCHOR_SYNC = 1 << 3  # anchor_sync messages
     AUDIO = 1 << 4  # an Opus audio track
     QUALITY_FEEDBACK = 1 << 5  # reads quality feedback
+    ARRIVAL_REPORTS = 1 << 6  # reads arrival reports (and estimates the bandwidth from them)
 
 
-ALL_CAPABILITIES = Capability(0x3F)
+ALL_CAPABILITIES = Capability(0x7F)
 
 
 class Codec(IntEnum):
@@ -140,6 +142,32 @@ class QualityFeedback:
 
 
 @dataclass(frozen=True)
+class FrameArrival:
+    """How one volumetric frame arrived: fragments and bytes received, and when it became whole
+    (or, incomplete, when its last fragment came), in µs after the report's ``base_time``."""
+
+    frame_id: int
+    fragments: int
+    size: int
+    arrival_us: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class ArrivalReport:
+    """The receiver's account of the hologram frames that arrived since its last report
+    (transport-wide-feedback style); ``base_time`` is on the receiver's monotonic clock, of
+    which the sender uses only differences."""
+
+    base_time: float
+    frames: tuple[FrameArrival, ...]
+
+
+#: at most this many frames in one arrival report
+MAX_ARRIVALS = 255
+
+
+@dataclass(frozen=True)
 class ConsentMessage:
     flags: Consent
 
@@ -165,7 +193,9 @@ class AnchorSync:
     cloud_anchor_id: str | None = None
 
 
-ControlMessage = Hello | Ping | Pong | QualityFeedback | ConsentMessage | ModeChange | Bye
+ControlMessage = (
+    Hello | Ping | Pong | QualityFeedback | ArrivalReport | ConsentMessage | ModeChange | Bye
+)
 
 # ---- layouts ----------------------------------------------------------------------------------
 
@@ -174,6 +204,8 @@ _HELLO = struct.Struct("<BBBBHBB")  # ver, type, mode, codec, caps, max_version,
 _PING = struct.Struct("<BBId")
 _PONG = struct.Struct("<BBIddd")
 _QUALITY = struct.Struct("<BBHHHI")
+_ARRIVALS_HEAD = struct.Struct("<BBdB")  # ver, type, base time, count
+_ARRIVAL = struct.Struct("<IHBIi")  # frame id, fragments, flags (1: complete), bytes, µs
 _FLAGS = struct.Struct("<BBB")  # consent, mode, bye: one byte after the header
 _ANCHOR_HEAD = struct.Struct("<BBBB")  # ver, type, flags, id_len
 _ANCHOR_POSE = struct.Struct("<7f")
@@ -192,6 +224,25 @@ def _utf8(data: bytes, what: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise WireError(f"{what} is not valid UTF-8") from None
+
+
+def _decode_arrivals(view: memoryview) -> ArrivalReport:
+    if len(view) < _ARRIVALS_HEAD.size:
+        raise WireError(f"truncated arrival report: {len(view)} of {_ARRIVALS_HEAD.size} bytes")
+    _, _, base, count = _ARRIVALS_HEAD.unpack_from(view)
+    _exact(view, _ARRIVALS_HEAD.size + count * _ARRIVAL.size, "arrival report")
+    _check_float(base, "arrival report base time")
+    frames = []
+    for i in range(count):
+        fid, fragments, flags, size, offset = _ARRIVAL.unpack_from(
+            view, _ARRIVALS_HEAD.size + i * _ARRIVAL.size
+        )
+        if flags & ~1:
+            raise WireError(f"arrival report: reserved flag bits set ({flags:#04x})")
+        if fragments == 0:
+            raise WireError("arrival report: a frame with no fragments received")
+        frames.append(FrameArrival(fid, fragments, size, offset, bool(flags & 1)))
+    return ArrivalReport(base, tuple(frames))
 
 
 def encode_control(message: ControlMessage) -> bytes:
@@ -233,6 +284,21 @@ def encode_control(message: ControlMessage) -> bytes:
         if not 0 <= message.max_bitrate_kbps <= 0xFFFFFFFF:
             raise ValueError("max_bitrate_kbps must fit in 32 bits")
         return _QUALITY.pack(VERSION, TYPE_QUALITY, loss, fps, latency, message.max_bitrate_kbps)
+    if isinstance(message, ArrivalReport):
+        if len(message.frames) > MAX_ARRIVALS:
+            raise ValueError(f"an arrival report holds at most {MAX_ARRIVALS} frames")
+        return _ARRIVALS_HEAD.pack(
+            VERSION, TYPE_ARRIVALS, message.base_time, len(message.frames)
+        ) + b"".join(
+            _ARRIVAL.pack(
+                a.frame_id & 0xFFFFFFFF,
+                min(a.fragments, 0xFFFF),
+                1 if a.complete else 0,
+                min(a.size, 0xFFFFFFFF),
+                max(-(2**31), min(a.arrival_us, 2**31 - 1)),
+            )
+            for a in message.frames
+        )
     if isinstance(message, ConsentMessage):
         return _FLAGS.pack(VERSION, TYPE_CONSENT, int(message.flags))
     if isinstance(message, ModeChange):
@@ -276,8 +342,6 @@ def decode_control(data: bytes | memoryview) -> ControlMessage:
         _exact(view, _HELLO.size + n, "hello")
         if n > MAX_NAME_BYTES:
             raise WireError(f"hello: display name of {n} bytes (max {MAX_NAME_BYTES})")
-        if caps & ~int(ALL_CAPABILITIES):
-            raise WireError(f"hello: unknown capability bits {caps:#06x}")
         if max_version < 1:
             raise WireError("hello: max_version must be at least 1")
         name = _utf8(bytes(view[_HELLO.size :]), "hello display name")
@@ -285,7 +349,8 @@ def decode_control(data: bytes | memoryview) -> ControlMessage:
             display_name=name,
             mode=Mode(_enum_value(Mode, mode, "mode")),
             codec=Codec(_enum_value(Codec, codec, "codec")),
-            capabilities=Capability(caps),
+            # bits of later versions are ignored: a newer peer may read more than we know of
+            capabilities=Capability(caps & int(ALL_CAPABILITIES)),
             max_version=max_version,
         )
     if kind == TYPE_PING:
@@ -312,6 +377,8 @@ def decode_control(data: bytes | memoryview) -> ControlMessage:
             latency_ms=None if latency == _UNKNOWN_U16 else float(latency),
             max_bitrate_kbps=bitrate,
         )
+    if kind == TYPE_ARRIVALS:
+        return _decode_arrivals(view)
     if kind in (TYPE_CONSENT, TYPE_MODE, TYPE_BYE):
         what = {TYPE_CONSENT: "consent", TYPE_MODE: "mode change", TYPE_BYE: "bye"}[kind]
         _exact(view, _FLAGS.size, what)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from holocall_desktop.codec.control import (
     ALL_CAPABILITIES,
     AnchorSync,
+    ArrivalReport,
     Bye,
     ByeReason,
     Capability,
@@ -23,6 +24,7 @@ from holocall_desktop.codec.control import (
     Consent,
     ConsentMessage,
     ControlMessage,
+    FrameArrival,
     Hello,
     Mode,
     ModeChange,
@@ -52,6 +54,9 @@ CONTROL: dict[str, ControlMessage] = {
     "pong": Pong(7, 1700000000.25, 1700000000.3125, 1700000000.375),
     "quality": QualityFeedback(0.0125, 29.97, 48.0, 2500),
     "quality_unknown": QualityFeedback(None, 0.0, None, 0),
+    "arrivals": ArrivalReport(
+        12.5, (FrameArrival(7, 5, 5600, -31250, True), FrameArrival(8, 2, 2400, -1000, False))
+    ),
     "consent": ConsentMessage(Consent.RECORD_AUDIO | Consent.RECORD_HOLOGRAM),
     "mode": ModeChange(Mode.AVATAR),
     "bye": Bye(ByeReason.APP_EXIT),
@@ -117,7 +122,11 @@ def test_anchor_vectors(name: str) -> None:
         (bytes.fromhex("0156") + bytes(10), "belongs on the hologram channel"),
         (bytes.fromhex("0141") + bytes(89), "belongs on the hologram channel"),
         (struct.pack("<BBId", 1, 0x50, 1, math.nan), "not a finite number"),
-        (struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0x40, 1, 0), "unknown capability bits"),
+        (struct.pack("<BBdB", 1, 0x52, 1.0, 1), "truncated arrival report"),
+        (struct.pack("<BBdB", 1, 0x52, 1.0, 0) + b"x", "trailing bytes"),
+        (struct.pack("<BBdBIHBIi", 1, 0x52, 1.0, 1, 7, 1, 2, 9, 0), "reserved flag bits"),
+        (struct.pack("<BBdBIHBIi", 1, 0x52, 1.0, 1, 7, 0, 1, 9, 0), "no fragments"),
+        (struct.pack("<BBdB", 1, 0x52, math.inf, 0), "not a finite number"),
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 9, 0x01, 1, 0), "unknown codec 9"),
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0x01, 1, 3) + b"ab", "truncated hello"),
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0x01, 1, 2) + b"\xff\xfe", "not valid UTF-8"),
@@ -194,15 +203,37 @@ names = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 128)
             names,
             st.sampled_from(Mode),
             st.sampled_from(Codec),
-            st.integers(0, 0x3F).map(Capability),
+            st.integers(0, 0x7F).map(Capability),
             st.integers(1, 255),
         ),
         st.builds(Ping, st.integers(0, 2**32 - 1), st.floats(0, 2e9)),
         st.builds(Pong, st.integers(0, 2**32 - 1), *[st.floats(0, 2e9)] * 3),
         st.builds(ConsentMessage, st.integers(0, 7).map(Consent)),
         st.builds(ModeChange, st.sampled_from(Mode)),
+        st.builds(
+            ArrivalReport,
+            st.floats(0, 1e6),
+            st.lists(
+                st.builds(
+                    FrameArrival,
+                    st.integers(0, 2**32 - 1),
+                    st.integers(1, 0xFFFF),
+                    st.integers(0, 2**32 - 1),
+                    st.integers(-(2**31), 2**31 - 1),
+                    st.booleans(),
+                ),
+                max_size=20,
+            ).map(tuple),
+        ),
         st.builds(Bye, st.sampled_from(ByeReason)),
     )
 )
 def test_control_round_trip(message: ControlMessage) -> None:
     assert decode_control(encode_control(message)) == message
+
+
+def test_hello_ignores_capabilities_of_later_versions() -> None:
+    data = struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0xFF41, 1, 0)
+    hello = decode_control(data)
+    assert isinstance(hello, Hello)
+    assert hello.capabilities == Capability.VOLUMETRIC_DC | Capability.ARRIVAL_REPORTS
