@@ -209,6 +209,11 @@ def _register_join(sub: Any) -> None:
         action="store_true",
         help="send holograms without parity and retransmission, as before them (to measure)",
     )
+    join.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="send the one quality to everyone, without the quality ladder (to measure)",
+    )
     join.add_argument("--tone", type=float, help="send a test tone of this many Hz as audio")
     join.add_argument(
         "--log-level",
@@ -321,7 +326,9 @@ def _run_join(args: argparse.Namespace) -> int:
             save_dir=args.save_frames,
             save_limit=args.save_limit,
             options=EngineOptions(
-                peer_timeout=args.peer_timeout, loss_protection=not args.no_loss_protection
+                peer_timeout=args.peer_timeout,
+                loss_protection=not args.no_loss_protection,
+                adapt_quality=not args.no_adapt,
             ),
             local_audio=audio,
             report_latencies=args.latencies,

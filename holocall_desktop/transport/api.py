@@ -100,6 +100,13 @@ class PeerStats:
     remote_fps_in: float | None = None
     remote_loss: float | None = None
     remote_latency_ms: float | None = None
+    # the path to them (docs/calls.md, Adapting to the network)
+    estimate_kbps: float | None = None  # our bandwidth estimate for our hologram to them
+    remote_frame_loss: float | None = None  # share of our frames they could not rebuild
+    send_rung: str | None = None  # the rung of the quality ladder we send them
+    send_rung_kbps: float | None = None  # … and its expected bitrate
+    network: str = "unknown"  # "excellent", "good", "poor" or "unknown"
+    network_reason: str = ""  # why, in a few words ("12 % loss", "round trip 450 ms")
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,14 @@ from holocall_desktop.transport.api import (
     CallSummary,
     MediaMode,
     ParticipantInfo,
+    PeerStats,
     RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
 )
 from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
+from holocall_desktop.transport.peerstats import assess_network
 from holocall_desktop.transport.sender import HologramSender
 from holocall_desktop.transport.signaling import SignalingClient, SignalingError, client_tls
 from holocall_desktop.transport.topology import Topology
@@ -63,8 +65,9 @@ class EngineOptions:
     peer_timeout: float = 5.0  # no control traffic for this long: the peer is gone
     connect_timeout: float = 20.0  # a peer connection that does not connect within this: failed
     reconnect_timeout: float = 60.0  # signaling: give up reconnecting after this
-    adapt_frame_rate: bool = True  # lower the sending frame rate when receivers ask for less
-    min_fps: float = 5.0  # … but never below this
+    #: climb the quality ladder per receiver from the bandwidth estimate (docs/calls.md,
+    #: Adapting to the network); False sends the quality given to everyone, as before it
+    adapt_quality: bool = True
     #: parity on the hologram fragments and retransmission for 150 ms (docs/codec.md,
     #: Fragments); False sends as before them, only to measure the difference
     loss_protection: bool = True
@@ -112,8 +115,7 @@ class CallEngine:
         self._sender = HologramSender(
             codec,
             quality or Quality(),
-            self.options.adapt_frame_rate,
-            self.options.min_fps,
+            self.options.adapt_quality,
             parity=None if self.options.loss_protection else 0.0,
         )
         self._local_audio = local_audio
@@ -445,9 +447,17 @@ class CallEngine:
             await topology.keep_alive(now)
             if now >= next_stats:
                 next_stats = now + opts.stats_interval
-                stats = await topology.collect_stats()
+                stats = [self._with_rung(s, topology) for s in await topology.collect_stats()]
                 self._notify(lambda s=stats: self.listener.on_stats(s))  # type: ignore[misc]
-                self._sender.adapt(topology.feedback())
+
+    def _with_rung(self, st: PeerStats, topology: Topology) -> PeerStats:
+        """The rung we send ``st``'s participant, and how good the network to it is."""
+        path = next((p for p in topology.hologram_paths() if p.user_id == st.user_id), None)
+        rung = self._sender.rung_of(path) if path is not None else None
+        if rung is not None:
+            st = dataclasses.replace(st, send_rung=rung[0], send_rung_kbps=rung[1])
+        network, reason = assess_network(st)
+        return dataclasses.replace(st, network=network, network_reason=reason)
 
     # ==== helpers ==============================================================================
 

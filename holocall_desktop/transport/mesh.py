@@ -31,7 +31,7 @@ from holocall_desktop.transport.api import (
     RemoteFrame,
 )
 from holocall_desktop.transport.peer import LocalInfo, Peer
-from holocall_desktop.transport.topology import SendSignal, TopologyEvents
+from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +262,9 @@ class MeshTopology:
             sent += ok
         return sent
 
+    def hologram_paths(self) -> list[HologramPath]:
+        return [p for p in self.peers.values() if p.hologram_open]
+
     def send_hologram(self, messages: list[bytes]) -> None:
         for peer in self.peers.values():
             peer.send_hologram(messages)
@@ -305,9 +308,6 @@ class MeshTopology:
                     )
                 )
         return stats
-
-    def feedback(self) -> list[wire.QualityFeedback | None]:
-        return [p.metrics.remote_feedback for p in self.peers.values()]
 
     async def say_goodbye(self, reason: wire.ByeReason) -> None:
         self._leaving = True

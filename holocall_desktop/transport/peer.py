@@ -34,6 +34,7 @@ from holocall_desktop.transport.api import (
     PeerStats,
     RemoteAnchor,
 )
+from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peerstats import PeerMetrics
 from holocall_desktop.transport.receiver import HologramReceiver
 from holocall_desktop.transport.tracks import HologramVideoTrack, low_latency_receiver
@@ -139,6 +140,8 @@ class Peer:
         self.mode = MediaMode.NONE
         self.codec: str | None = None
         self.consent = wire.Consent(0)
+        self.capabilities = wire.Capability(0)  # from its hello
+        self.congestion = CongestionControl()  # the bandwidth estimate of the path to it
         self.connection = PeerConnection.CONNECTING
         self.closed = False
         self.created = time.monotonic()
@@ -214,7 +217,7 @@ class Peer:
         label = channel.label
         if label == "hologram":
             self.hologram = channel
-            channel.on("message", self.receiver.on_message)
+            channel.on("message", self._on_hologram)
         elif label == "control":
             self.control = channel
             channel.on("message", self._on_control)
@@ -368,6 +371,7 @@ class Peer:
             return False
         self.next_frame_id = (fid + 1) & 0xFFFFFFFF
         self.metrics.frames_out += 1
+        self.congestion.frame_sent(fid, sum(len(m) for m in out), time.monotonic(), len(out))
         return True
 
     def send_video(self, frame: Any) -> bool:
@@ -405,8 +409,23 @@ class Peer:
 
     def send_ping(self) -> None:
         self.send_control(self.metrics.clock.next_ping())
+        self.report_arrivals()
+
+    def report_arrivals(self) -> None:
+        """Tell the peer how its latest frames arrived, if it reads arrival reports and one is
+        due (about every 100 ms while its frames arrive)."""
+        if not self.capabilities & wire.Capability.ARRIVAL_REPORTS:
+            return
+        report = self.metrics.arrivals.report(time.monotonic())
+        if report is not None:
+            self.send_control(report)
 
     # ---- receiving ---------------------------------------------------------------------------
+
+    def _on_hologram(self, message: Any) -> None:
+        self.receiver.on_message(message)
+        if not self.closed:
+            self.report_arrivals()
 
     def frame_decoded(self, frame: DepthFrame, received: float) -> None:
         self.events.peer_frame(self, frame, received)
@@ -443,6 +462,7 @@ class Peer:
             self.display_name = msg.display_name or self.user_id
             self.mode = WIRE_TO_MODE[msg.mode]
             self.codec = name_of(msg.codec)
+            self.capabilities = msg.capabilities
             self.events.peer_changed(self)
         elif isinstance(msg, wire.ModeChange):
             self.mode = WIRE_TO_MODE[msg.mode]
@@ -452,6 +472,9 @@ class Peer:
             self.events.peer_changed(self)
         elif isinstance(msg, wire.QualityFeedback):
             self.metrics.remote_feedback = msg
+            self.congestion.receiver_asks(msg.max_bitrate_kbps, time.monotonic())
+        elif isinstance(msg, wire.ArrivalReport):
+            self.congestion.on_report(msg, time.monotonic())
         elif isinstance(msg, wire.Bye):
             self.events.peer_gone(self, "left")
 
@@ -466,4 +489,8 @@ class Peer:
             rtp: dict[str, float | None] = {}
         else:
             rtp = self.metrics.rtp_from_report(report)
-        return self.metrics.collect(rtp, now_mono)
+        st = self.metrics.collect(rtp, now_mono)
+        cc = self.congestion
+        return dataclasses.replace(
+            st, estimate_kbps=cc.target_kbps(), remote_frame_loss=cc.frame_loss
+        )

@@ -14,6 +14,7 @@ from typing import Any
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.transport.api import PeerStats
+from holocall_desktop.transport.congestion import ArrivalRecorder
 
 #: receivers ask for less above this loss, and never for less than this bitrate
 LOSS_LIMIT = 0.05
@@ -74,6 +75,7 @@ class PeerMetrics:
         self.frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self.latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
         self.clock = ClockEstimate()
+        self.arrivals = ArrivalRecorder()  # how this peer's frames arrive, for its estimate
         self.remote_feedback: wire.QualityFeedback | None = None
         self._prev = (0, 0, 0.0, 0, 0)  # bytes_in, bytes_out, time, ids_seen, ids_done
         self._dropped_prev = 0
@@ -175,3 +177,41 @@ class PeerMetrics:
         if jitters:
             out["jitter_ms"] = max(jitters)
         return out
+
+
+#: network quality thresholds: (good from, poor from)
+LOSS_STEPS = (0.02, 0.10)
+RTT_STEPS_MS = (150.0, 400.0)
+JITTER_STEPS_MS = (30.0, 100.0)
+#: rungs that make the link to a participant poor / no better than good (transport.ladder)
+POOR_RUNGS = frozenset({"voice", "minimal-20", "minimal", "minimal-10"})
+GOOD_RUNGS = frozenset({"full", "high-30", "high", "medium-30"})
+
+
+def assess_network(st: PeerStats) -> tuple[str, str]:
+    """The network to one participant as the user is told it: ``"excellent"``, ``"good"``,
+    ``"poor"`` or ``"unknown"``, with the reason for anything below excellent. From the loss
+    both ways (what arrives from them; what of ours they could not rebuild), the round trip,
+    the jitter and the rung of the quality ladder our hologram to them is down to."""
+    if st.rtt_ms is None and st.loss is None:
+        return "unknown", "measuring"
+    findings: list[tuple[int, str]] = []  # (0 good, 1 poor), reason
+
+    def check(value: float | None, steps: tuple[float, float], text: str) -> None:
+        if value is None or value < steps[0]:
+            return
+        findings.append((1 if value >= steps[1] else 0, text))
+
+    check(st.loss, LOSS_STEPS, f"{(st.loss or 0) * 100:.0f} % loss")
+    check(st.remote_frame_loss, LOSS_STEPS, f"{(st.remote_frame_loss or 0) * 100:.0f} % loss out")
+    check(st.rtt_ms, RTT_STEPS_MS, f"round trip {st.rtt_ms or 0:.0f} ms")
+    check(st.jitter_ms, JITTER_STEPS_MS, f"jitter {st.jitter_ms or 0:.0f} ms")
+    rung = st.send_rung
+    if rung is not None and rung not in GOOD_RUNGS:
+        slow = "slow link" if st.estimate_kbps is None else f"{st.estimate_kbps / 1000:.1f} Mbit/s"
+        findings.append((1 if rung in POOR_RUNGS else 0, slow))
+    if not findings:
+        return "excellent", ""
+    worst = max(level for level, _ in findings)
+    reasons = [text for level, text in findings if level == worst]
+    return ("poor" if worst else "good"), ", ".join(reasons)

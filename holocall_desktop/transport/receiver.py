@@ -125,6 +125,7 @@ class HologramReceiver:
         decoder = self._decoder(DATACHANNEL)
         whole = decoder.assemble(message)
         m.ids_pending = decoder.pending
+        m.arrivals.fragment(fid, len(message), time.monotonic(), whole is not None)
         if whole is None:
             return
         m.ids_done += 1

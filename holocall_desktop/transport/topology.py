@@ -22,6 +22,7 @@ from holocall_desktop.transport.api import (
     RemoteAvatar,
     RemoteFrame,
 )
+from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peer import LocalInfo
 
 #: sends one signaling message; False when signaling is not connected
@@ -46,6 +47,19 @@ class TopologyEvents(Protocol):
         """A participant's voice track; the listener must consume it."""
 
 
+class HologramPath(Protocol):
+    """One receiver of volumetric fragments, with the bandwidth estimate of the way to it."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def congestion(self) -> CongestionControl: ...
+
+    def send_fragments(self, messages: list[bytes]) -> bool:
+        """One frame's fragments; False when it was not sent (the path is busy or closed)."""
+
+
 class Topology(Protocol):
     @property
     def my_seat(self) -> int:
@@ -64,6 +78,9 @@ class Topology(Protocol):
     def send_hologram_frame(self, payloads: list[Any], video: bool) -> int:
         """One encoded frame to everyone who can take it; returns to how many it went."""
 
+    def hologram_paths(self) -> list[HologramPath]:
+        """The receivers whose hologram channel is open (each may get its own rung)."""
+
     def send_hologram(self, messages: list[bytes]) -> None:
         """Small messages (avatar, anchor) to everyone on the hologram path."""
 
@@ -77,9 +94,6 @@ class Topology(Protocol):
 
     async def collect_stats(self) -> list[PeerStats]:
         """Everyone's stats for the last interval; tells each sender how its stream arrives."""
-
-    def feedback(self) -> list[wire.QualityFeedback | None]:
-        """What each receiver last said about our stream (for the rate control)."""
 
     async def say_goodbye(self, reason: wire.ByeReason) -> None: ...
 

@@ -8,6 +8,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -307,42 +308,58 @@ def test_audio_tone_both_ways(signal_server: RunningServer) -> None:
         assert dominant_hz(samples, 48000) == pytest.approx(expect, abs=5.0)
 
 
-def test_sender_lowers_its_frame_rate_when_a_receiver_asks_for_less(
+def sent_rung(rec: Any, ladder: Any) -> int:
+    """The ladder index of the rung the last stats say we send (0 before any)."""
+    with rec.cond:
+        named = [s.send_rung for b in rec.stats for s in b if s.send_rung]
+    return int(ladder.index(named[-1])) if named else 0
+
+
+def test_sender_goes_down_the_ladder_when_a_receiver_asks_for_less(
     signal_server: RunningServer,
 ) -> None:
     from holocall_desktop.codec import control as wire
+    from holocall_desktop.codec.base import Quality
+    from holocall_desktop.transport.ladder import Ladder
 
+    ladder = Ladder(Quality())
     url = signal_server.url
     sent = frames(6, 10)
     with engine(host_config(url)) as (host, hrec):
         hrec.wait_state(CallState.JOINED)
         with engine(guest_config(host, url, "guest")) as (guest, grec):
             grec.wait_connected("host")
-            assert host.quality.max_fps == 30.0
+
+            def rung() -> int:
+                return sent_rung(hrec, ladder)
+
+            def send_while(cond: Callable[[], bool], feedback: bytes) -> None:
+                deadline = time.monotonic() + 20
+                i = 0
+                while cond() and time.monotonic() < deadline:
+                    host.send_frame(sent[i % len(sent)], time.time())
+                    guest.send_raw("control", feedback)
+                    i += 1
+                    time.sleep(0.05)
+
+            # "I lose 20 %: at most 50 kbit/s please"
             ask = wire.encode_control(wire.QualityFeedback(0.2, 10.0, 80.0, 50))
-            deadline = time.monotonic() + 15
-            i = 0
-            while host.quality.max_fps > 5.0 and time.monotonic() < deadline:
-                host.send_frame(sent[i % len(sent)], time.time())
-                guest.send_raw("control", ask)  # "I lose 20 %: at most 50 kbit/s please"
-                i += 1
-                time.sleep(0.05)
-            # 50 kbit/s of ~3 KB frames is ~2 fps: held at the 5 fps floor
-            assert host.quality.max_fps == pytest.approx(5.0)
+            send_while(lambda: rung() < ladder.index("minimal"), ask)
+            low = rung()
+            assert low >= ladder.index("minimal"), ladder.rungs[low]
             ok = wire.encode_control(wire.QualityFeedback(0.0, 5.0, 40.0, 0))
-            deadline = time.monotonic() + 15
-            while host.quality.max_fps < 30 and time.monotonic() < deadline:
-                guest.send_raw("control", ok)
-                time.sleep(0.1)
-            assert host.quality.max_fps == 30.0  # back up once nobody asks for less
+            send_while(lambda: rung() > ladder.index("low"), ok)
+            assert rung() <= ladder.index("low")  # back up once nobody asks for less
 
 
 def test_a_receiver_that_cannot_keep_up_asks_for_less_by_itself(
     signal_server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The receiver's half of the frame-rate control: nothing injected, a slow decoder."""
+    """The receiver's half of the decode-headroom control: nothing injected, a slow decoder."""
+    from holocall_desktop.codec.base import Quality
     from holocall_desktop.codec.registry import decoder_for_transport
     from holocall_desktop.transport import receiver
+    from holocall_desktop.transport.ladder import Ladder
 
     def slow(transport: str) -> Any:
         real = decoder_for_transport(transport)
@@ -370,10 +387,11 @@ def test_a_receiver_that_cannot_keep_up_asks_for_less_by_itself(
             grec.wait_connected("host")
             deadline = time.monotonic() + 20
             i = 0
-            while host.quality.max_fps >= 30.0 and time.monotonic() < deadline:
+            ladder = Ladder(Quality())
+            while sent_rung(hrec, ladder) == 0 and time.monotonic() < deadline:
                 host.send_frame(sent[i % len(sent)], time.time())
                 i += 1
                 time.sleep(1 / 30)
-            assert host.quality.max_fps < 30.0  # the guest's feedback lowered it
+            assert sent_rung(hrec, ladder) > 0  # the guest's feedback sent us down the ladder
             dropped = [s for batch in grec.stats for s in batch if s.user_id == "host"]
             assert dropped and dropped[-1].frames_dropped > 0

@@ -1,0 +1,202 @@
+"""The bandwidth estimate against a simulated bottleneck (a FIFO queue of fixed capacity),
+and the quality ladder's rung choice with its hysteresis."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from holocall_desktop.codec.base import Quality
+from holocall_desktop.codec.control import decode_control, encode_control
+from holocall_desktop.transport.congestion import ArrivalRecorder, CongestionControl, Signal
+from holocall_desktop.transport.ladder import HOLD_S, VOICE, Ladder, RungChooser
+
+
+@dataclasses.dataclass
+class Bottleneck:
+    """Frames through a link of ``kbps`` with a FIFO queue and a fixed propagation delay; the
+    receiver reports to the sender as the real one does (through the wire format)."""
+
+    kbps: float
+    delay_s: float = 0.02
+    fragment: int = 1200
+    busy_until: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.recorder = ArrivalRecorder()
+        self.cc = CongestionControl()
+        self.inflight: list[tuple[float, int, int, bool]] = []  # arrival, fid, size, complete
+        self.fid = 0
+        self.delays: list[float] = []
+
+    def send(self, now: float, size: int, lost: bool = False) -> None:
+        self.fid += 1
+        count = max(1, size // self.fragment)
+        self.cc.frame_sent(self.fid, size, now, count)
+        start = max(now, self.busy_until)
+        for i in range(count):
+            start += self.fragment * 8 / 1000 / self.kbps
+            last = i == count - 1
+            if not (lost and last):
+                self.inflight.append((start + self.delay_s, self.fid, self.fragment, last))
+        self.busy_until = start
+        self.delays.append(start + self.delay_s - now)
+
+    def run_until(self, now: float) -> None:
+        due = sorted(x for x in self.inflight if x[0] <= now)
+        self.inflight = [x for x in self.inflight if x[0] > now]
+        for arrival, fid, size, complete in due:
+            self.recorder.fragment(fid, size, arrival, complete)
+        report = self.recorder.report(now)
+        if report is not None:
+            self.cc.on_report(decode_control(encode_control(report)), now)  # type: ignore[arg-type]
+
+
+def drive(link: Bottleneck, seconds: float, kbps: float, t0: float = 0.0, fps: float = 30.0,
+          loss_every: int = 0) -> float:  # fmt: skip
+    """Send ``kbps`` of frames for ``seconds``; the time at the end."""
+    size = int(kbps * 1000 / 8 / fps)
+    t = t0
+    n = 0
+    while t < t0 + seconds:
+        n += 1
+        link.send(t, size, lost=bool(loss_every) and n % loss_every == 0)
+        for step in range(4):  # the receiver runs between frames too
+            link.run_until(t + step / fps / 4)
+        t += 1 / fps
+    return t
+
+
+def test_no_limit_while_the_link_has_room() -> None:
+    link = Bottleneck(kbps=5000)
+    drive(link, 10, kbps=2000)
+    assert link.cc.target_kbps() is None
+    assert link.cc.detector.signal is not Signal.OVERUSE
+    assert max(link.delays) < 0.05  # propagation and serialisation only
+
+
+def test_a_queue_that_grows_is_overuse_and_the_target_drops_under_the_capacity() -> None:
+    link = Bottleneck(kbps=1000)
+    t = drive(link, 2.0, kbps=3000)
+    target = link.cc.target_kbps()
+    assert target is not None and 600 <= target <= 1000  # 0.85 × what arrived
+    # sending at the target drains the queue and the estimate climbs slowly, not past 1.7×
+    before = target
+    drive(link, 8, kbps=0.9 * before, t0=t)
+    after = link.cc.target_kbps()
+    assert after is not None and before < after <= 1.7 * 0.9 * before + 10
+
+
+def test_random_loss_raises_the_parity_and_leaves_the_rate_alone() -> None:
+    link = Bottleneck(kbps=10000)
+    drive(link, 4, kbps=2000, loss_every=2)  # half the frames lose one of their 6 fragments
+    assert link.cc.frame_loss == pytest.approx(0.5, abs=0.1)
+    assert link.cc.fragment_loss == pytest.approx(1 / 12, abs=0.03)
+    parity = link.cc.parity()
+    assert parity is not None and parity > 0.25  # more parity for the loss…
+    assert link.cc.target_kbps() is None  # …and no lower rate: no queue grew
+
+
+def test_loss_while_the_queue_grows_lowers_the_loss_limit() -> None:
+    link = Bottleneck(kbps=1000)
+    drive(link, 4, kbps=3000, loss_every=3)
+    assert link.cc.loss_limit_kbps is not None and link.cc.loss_limit_kbps < 1000
+
+
+def test_the_receiver_asking_for_less_is_a_limit_that_lifts() -> None:
+    cc = CongestionControl()
+    cc.receiver_asks(300, 0.0)
+    assert cc.target_kbps() == 300
+    for i in range(1, 60):
+        cc.receiver_asks(0, i * 0.5)
+    assert cc.target_kbps() is None or cc.target_kbps() > 300  # type: ignore[operator]
+
+
+def test_stragglers_of_a_reported_frame_are_not_reported_again() -> None:
+    rec = ArrivalRecorder()
+    rec.fragment(1, 1200, 0.0, True)
+    first = rec.report(0.1)
+    assert first is not None and [f.frame_id for f in first.frames] == [1]
+    rec.fragment(1, 1200, 0.15, False)  # a parity fragment after the report
+    assert rec.report(0.3) is None
+
+
+def ladder() -> Ladder:
+    lad = Ladder(Quality())
+    lad.frame_sent(0, 23_600)  # the top profile's frames: ~5.7 Mbit/s at 30 fps
+    return lad
+
+
+def test_rungs_get_lighter_and_name_the_seed_tiers() -> None:
+    lad = ladder()
+    rates = [lad.kbps(i) for i in range(len(lad))]
+    assert all(a is not None and b is not None and a > b for a, b in itertools.pairwise(rates))
+    holograms = [r for r in rates if r]
+    assert all(a / b <= 1.5 + 1e-9 for a, b in itertools.pairwise(holograms))
+    assert lad.rungs[-1].name == VOICE and lad.rungs[-1].quality is None
+    assert "High" in lad.describe(lad.index("high"))
+    assert 2000 < rates[lad.index("high")] < 3500  # type: ignore[operator]
+    assert 1000 < rates[lad.index("medium")] < 1800  # type: ignore[operator]
+    assert 400 < rates[lad.index("low")] < 700  # type: ignore[operator]
+
+
+def test_a_rung_never_lighter_than_the_chosen_quality_allows() -> None:
+    small = Ladder(Quality(decimation=4, color_quality=30, max_fps=15))
+    assert small.rungs[0].quality == Quality(decimation=4, color_quality=30, max_fps=15)
+    assert all(r.quality is None or r.quality.decimation <= 8 for r in small.rungs)
+
+
+def test_chooser_drops_at_once_and_climbs_after_the_hold() -> None:
+    lad = ladder()
+    ch = RungChooser(lad)
+    assert (
+        ch.update(1000, 0.0)
+        == max(
+            i
+            for i in range(len(lad))
+            if lad.kbps(i) is not None and lad.kbps(i) <= 1000  # type: ignore[operator]
+        )
+        or lad.kbps(ch.index) <= 1000
+    )  # type: ignore[operator]
+    low = ch.index
+    assert lad.kbps(low) <= 1000 < lad.kbps(low - 1)  # type: ignore[operator]
+    plenty = 1.2 * lad.kbps(low - 1)  # type: ignore[operator]
+    assert ch.update(plenty, 1.0) == low  # not at once
+    assert ch.update(plenty, 1.0 + HOLD_S) == low - 1
+    assert ch.update(10.0, 2.0 + HOLD_S) == len(lad) - 1  # nothing fits: voice only
+
+
+def test_a_climb_that_fails_doubles_the_hold() -> None:
+    lad = ladder()
+    ch = RungChooser(lad)
+    ch.update(1000, 0.0)
+    low = ch.index
+    t = 1.0
+    holds = []
+    for _ in range(4):
+        up = 1.2 * lad.kbps(ch.index - 1)  # type: ignore[operator]
+        start = t
+        while ch.index == low:
+            t += 0.1
+            ch.update(up, t)
+        holds.append(t - start)
+        t += 1.0
+        ch.update(1000, t)  # the climb overshot: back down within FAILED_CLIMB_S
+        assert ch.index == low
+    assert holds[1] > 1.8 * holds[0] and holds[2] > 1.8 * holds[1]
+
+
+def test_from_voice_only_the_lightest_hologram_is_tried_after_the_hold() -> None:
+    lad = ladder()
+    ch = RungChooser(lad)
+    assert ch.update(5.0, 0.0) == len(lad) - 1  # nothing fits: voice only
+    assert ch.update(5.0, 1.0) == len(lad) - 1
+    assert ch.update(5.0, 1.1 + HOLD_S) == len(lad) - 2  # the estimate is stale: try
+    cc = CongestionControl()
+    cc.rate.estimate_kbps = 5.0
+    cc.probe(lad.kbps(len(lad) - 2) or 0.0)
+    target = cc.target_kbps()
+    assert target is not None and target >= (lad.kbps(len(lad) - 2) or 0.0)
+    assert ch.update(target, 1.2 + HOLD_S) == len(lad) - 2  # and it holds until reports say
