@@ -34,6 +34,7 @@ from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.media import LocalMedia
 from holocall_desktop.session.room import (
     CallStateChanged,
+    NetworkNotice,
     Participant,
     ParticipantAdded,
     ParticipantChanged,
@@ -416,6 +417,15 @@ class HeadlessParticipant:
         elif isinstance(event, ParticipantRemoved):
             uid = event.participant.user_id
             self._emit({"event": "left", "userId": uid, "reason": event.reason})
+        elif isinstance(event, NetworkNotice):
+            self._emit(
+                {
+                    "event": "network",
+                    "userId": event.user_id,
+                    "voiceOnly": event.voice_only,
+                    "message": event.message,
+                }
+            )
         elif isinstance(event, CallStateChanged):
             self._on_state(event.state, event.message)
 

@@ -26,6 +26,7 @@ from holocall_desktop.transport.api import (
     PeerConnection,
     PeerStats,
 )
+from holocall_desktop.transport.ladder import VOICE as VOICE_RUNG
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,16 @@ class StatsUpdated:
 
 
 @dataclass(frozen=True)
+class NetworkNotice:
+    """The network sent our hologram to ``user_id`` down to voice only, or brought it back
+    (``voice_only`` False); ``message`` says so in plain words."""
+
+    user_id: str
+    voice_only: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class CallStateChanged:
     state: CallState
     message: str
@@ -102,6 +113,7 @@ RoomEvent = (
     | SeatsChanged
     | SpeakerChanged
     | StatsUpdated
+    | NetworkNotice
     | CallStateChanged
 )
 Subscriber = Callable[[RoomEvent], None]
@@ -219,8 +231,20 @@ class RoomModel:
         self._emit(SpeakerChanged(user_id))
 
     def set_stats(self, stats: list[PeerStats]) -> None:
+        previous = {s.user_id: s.send_rung for s in self.stats}
         self.stats = stats
         self._emit(StatsUpdated(stats))
+        for st in stats:
+            was, now = previous.get(st.user_id), st.send_rung
+            if now is None or was is None or (was == VOICE_RUNG) == (now == VOICE_RUNG):
+                continue
+            p = self._participants.get(st.user_id)
+            name = p.name if p is not None else st.user_id
+            if now == VOICE_RUNG:
+                text = f"The network to {name} is too slow for your hologram: voice only for now"
+            else:
+                text = f"{name} sees your hologram again"
+            self._emit(NetworkNotice(st.user_id, now == VOICE_RUNG, text))
 
     def stats_of(self, user_id: str) -> PeerStats | None:
         """The last stats of ``user_id`` (None before the first)."""

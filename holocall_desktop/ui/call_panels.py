@@ -10,7 +10,7 @@ import time
 from collections import deque
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.room import (
+    VOICE_RUNG,
+    NetworkNotice,
     ParticipantAdded,
     ParticipantChanged,
     ParticipantRemoved,
@@ -38,19 +40,42 @@ HISTORY_S = 60.0
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8")
 
 
+NETWORK_COLOURS = {"excellent": "#81c784", "good": "#ffb74d", "poor": "#e57373"}
+
+
 def quality_of(stats: PeerStats | None, connection: PeerConnection) -> tuple[str, str]:
-    """A meeting-app style verdict (label, colour) from RTT, loss and frame rate."""
+    """A meeting-app style verdict (label, colour): the engine's network quality to that
+    participant (``PeerStats.network``: loss both ways, round trip, jitter, the rung our
+    hologram to them is down to) with its reason."""
     if connection is PeerConnection.FAILED:
         return "lost", "#e57373"
     if connection is not PeerConnection.CONNECTED or stats is None:
         return "connecting", "#9e9e9e"
-    rtt = stats.rtt_ms if stats.rtt_ms is not None else 0.0
-    loss = stats.loss if stats.loss is not None else 0.0
-    if rtt > 400 or loss > 0.10:
-        return "poor", "#e57373"
-    if rtt > 150 or loss > 0.03:
-        return "fair", "#ffb74d"
-    return "good", "#81c784"
+    colour = NETWORK_COLOURS.get(stats.network)
+    if colour is None:
+        return "measuring", "#9e9e9e"
+    label = stats.network.capitalize()
+    return (f"{label} ({stats.network_reason})" if stats.network_reason else label), colour
+
+
+def sending_text(room: RoomModel) -> str:
+    """What our hologram goes out at: the rung of the quality ladder, per participant when
+    they differ (``"you send: medium (Medium), 1.2 Mbit/s"``)."""
+    rungs = {s.user_id: (s.send_rung, s.send_rung_kbps) for s in room.stats if s.send_rung}
+    if not rungs:
+        return ""
+
+    def one(rung: str, kbps: float | None) -> str:
+        if rung == VOICE_RUNG:
+            return "voice only"
+        return rung if kbps is None else f"{rung} {kbps / 1000:.1f} Mbit/s"
+
+    if len(set(rungs.values())) == 1:
+        return "you send: " + one(*next(iter(rungs.values())))
+    people = room.participants
+    return "you send: " + ", ".join(
+        f"{people[u].name if u in people else u} {one(*r)}" for u, r in sorted(rungs.items())
+    )
 
 
 def call_status(call: CallSession | None, room: RoomModel) -> str:
@@ -65,6 +90,9 @@ def call_status(call: CallSession | None, room: RoomModel) -> str:
     latencies = [s.latency_ms for s in room.stats if s.latency_ms is not None]
     if latencies:
         parts.append(f"latency {max(latencies):.0f} ms")
+    sending = sending_text(room)
+    if sending:
+        parts.append(sending)
     return " · ".join(parts) + "   |   "
 
 
@@ -75,6 +103,16 @@ class ParticipantsPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        # the network took our hologram to someone down to voice only, or gave it back
+        self.notice = QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #ffb74d; padding: 2px;")
+        self.notice.hide()
+        self._voice_only: set[str] = set()
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self._notice_expired)
+        layout.addWidget(self.notice)
         self.list = QListWidget()
         layout.addWidget(self.list)
         self.room: RoomModel | None = None
@@ -108,6 +146,28 @@ class ParticipantsPanel(QWidget):
             event, ParticipantAdded | ParticipantChanged | ParticipantRemoved | StatsUpdated
         ):
             self._refresh()
+        if isinstance(event, NetworkNotice):
+            self._show_notice(event)
+        elif isinstance(event, ParticipantRemoved):
+            self._voice_only.discard(event.participant.user_id)
+            if not self._voice_only and not self._notice_timer.isActive():
+                self.notice.hide()
+
+    def _show_notice(self, event: NetworkNotice) -> None:
+        """A voice-only notice stays while it holds; "sees your hologram again" for 8 s."""
+        if event.voice_only:
+            self._voice_only.add(event.user_id)
+            self._notice_timer.stop()
+        else:
+            self._voice_only.discard(event.user_id)
+            self._notice_timer.start(8000)
+        self.notice.setText("⚠ " + event.message if event.voice_only else event.message)
+        self.notice.show()
+
+    def _notice_expired(self) -> None:
+        if self._voice_only:
+            return
+        self.notice.hide()
 
     def text_of(self, user_id: str) -> str:
         for i in range(self.list.count()):
@@ -156,6 +216,7 @@ class StatsPanel(QWidget):
         ("loss", "Loss", "%"),
         ("fps_in", "Frame rate in", "fps"),
         ("latency_ms", "Glass-to-glass latency", "ms"),
+        ("estimate_kbps", "Bandwidth estimate (our hologram to them)", "kbit/s"),
     )
 
     def __init__(self, room: RoomModel | None = None, parent: QWidget | None = None) -> None:
