@@ -39,6 +39,7 @@ TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 DEVICE = "hc0"
 ADDRESSES = {"a": "198.18.0.1", "b": "198.18.0.2"}
+_PROTOCOLS = {"udp": 17, "tcp": 6}
 PREFIX = "hc-netlab-"
 Side = Literal["a", "b"]
 Way = Literal["a->b", "b->a"]
@@ -95,6 +96,8 @@ class NetLab:
         }
         self._fds: dict[Side, int] = {}
         self._lock = threading.Lock()
+        self._blocked: set[int] = set()  # IP protocol numbers cut (cut("udp"))
+        self.blocked = 0  # packets dropped by a protocol cut
         self._wake_r, self._wake_w = os.pipe()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -129,13 +132,19 @@ class NetLab:
             for w in ("a->b", "b->a") if way == "both" else (way,):
                 self.directions[w].set(shape)
 
-    def cut(self) -> None:
+    def cut(self, protocol: Literal["udp", "tcp"] | None = None) -> None:
+        """Cut the link both ways, or only its UDP (media) or TCP (signaling) packets."""
         with self._lock:
+            if protocol is not None:
+                self._blocked.add(_PROTOCOLS[protocol])
+                return
             for d in self.directions.values():
                 d.set(d.shape.but(cut=True))
 
     def restore(self) -> None:
+        """Undo every :meth:`cut`."""
         with self._lock:
+            self._blocked.clear()
             for d in self.directions.values():
                 d.set(d.shape.but(cut=False))
 
@@ -184,6 +193,9 @@ class NetLab:
                     except BlockingIOError:
                         break
                     with self._lock:
+                        if len(packet) > 9 and packet[9] in self._blocked:  # IPv4 protocol
+                            self.blocked += 1
+                            continue
                         due = self.directions[way].admit(len(packet), now)  # type: ignore[index]
                     if due is not None:
                         seq += 1

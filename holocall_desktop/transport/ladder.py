@@ -156,6 +156,7 @@ class Ladder:
         return f"{rung.name}{named}{rate}"
 
 
+START_RUNG = 2
 UP_MARGIN = 1.1
 HOLD_S = 2.0
 MAX_HOLD_S = 32.0
@@ -167,7 +168,10 @@ class RungChooser:
 
     def __init__(self, ladder: Ladder) -> None:
         self.ladder = ladder
-        self.index = 0
+        # a new receiver starts two rungs down (High at the default quality) and climbs a rung
+        # every half second while no limit is known: full within a second on a good link, and
+        # a slow one is not flooded with the heaviest frames first
+        self.index = min(START_RUNG, len(ladder) - 2)
         self.hold_s = HOLD_S
         self._above_since: float | None = None
         self._climbed_at = -math.inf

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,11 @@ from holocall_desktop.transport.peer import LocalInfo, Peer
 from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents
 
 log = logging.getLogger(__name__)
+
+#: after a broken connection, the smaller user id offers a new one this long after (the other
+#: side has to notice the break first: its peer timeout), then backs off to this
+RECONNECT_FIRST_S = 2.0
+RECONNECT_MAX_S = 30.0
 
 
 class MeshTopology:
@@ -193,9 +199,16 @@ class MeshTopology:
             self._relay = MediaRelay()
         return self._relay.subscribe(self._local_audio, buffered=False)
 
-    async def drop(self, user_id: str, reason: str, peer: Peer | None = None) -> None:
+    async def drop(
+        self, user_id: str, reason: str, peer: Peer | None = None, failed: bool = False
+    ) -> None:
         """Close the connection to ``user_id`` and report it gone. With ``peer``, only if
-        that is still the current connection (an old one being replaced just closes)."""
+        that is still the current connection (an old one being replaced just closes).
+
+        ``failed``: the connection broke (it failed, or stopped answering) rather than the
+        participant leaving. While the server still has them in the room, they are reported
+        as reconnecting, not gone, and a new connection is negotiated (:meth:`_reconnect`):
+        aiortc has no ICE restart, and signaling may never have noticed the break."""
         current = self.peers.get(user_id)
         if peer is not None and current is not peer:
             await peer.close()
@@ -207,7 +220,28 @@ class MeshTopology:
             reason = "you left"
         log.info("peer %s gone: %s", user_id, reason)
         await gone.close()
+        if failed and not self._leaving and user_id in self._seats:
+            info = dataclasses.replace(gone.info(), connection=PeerConnection.FAILED)
+            self.events.participant_changed(info)
+            self._schedule(self._reconnect(user_id))
+            return
         self.events.participant_left(user_id, reason)
+
+    async def _reconnect(self, user_id: str) -> None:
+        """After a broken connection: the smaller user id offers a new one once the other side
+        has noticed the break too (their peer timeout), again while none connects, for as long
+        as the server lists them; the other side waits for that offer. The server's
+        ``user-left`` ends it (and reports them gone)."""
+        delay = RECONNECT_FIRST_S
+        while not self._leaving and user_id in self._seats and user_id not in self.peers:
+            await asyncio.sleep(delay)
+            if self._leaving or user_id not in self._seats or user_id in self.peers:
+                return
+            if self.user_id < user_id:
+                log.info("offering %s a new connection", user_id)
+                await self._start_offer(user_id, self._seats[user_id])
+                return  # a connection that fails again is dropped (failed) and retried
+            delay = min(2 * delay, RECONNECT_MAX_S)
 
     # ---- PeerEvents (what the peers report) --------------------------------------------------
 
@@ -236,7 +270,8 @@ class MeshTopology:
         self.events.audio_received(peer.user_id, track)
 
     def peer_gone(self, peer: Peer, reason: str) -> None:
-        self._schedule(self.drop(peer.user_id, reason, peer))
+        failed = reason.startswith("connection ")  # failed/closed under us, not a bye
+        self._schedule(self.drop(peer.user_id, reason, peer, failed=failed))
 
     def _schedule(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -286,12 +321,13 @@ class MeshTopology:
             if peer.connection == PeerConnection.CONNECTED and peer.control_open:
                 peer.send_ping()
                 if now - peer.last_heard > self.peer_timeout:
-                    await self.drop(peer.user_id, f"no answer for {self.peer_timeout:.0f} s")
+                    why = f"no answer for {self.peer_timeout:.0f} s"
+                    await self.drop(peer.user_id, why, failed=True)
             elif (
                 peer.connection != PeerConnection.CONNECTED
                 and now - peer.created > self.connect_timeout
             ):
-                await self.drop(peer.user_id, "could not connect (ICE/DTLS timeout)")
+                await self.drop(peer.user_id, "could not connect (ICE/DTLS timeout)", failed=True)
 
     async def collect_stats(self) -> list[PeerStats]:
         stats = []
