@@ -19,8 +19,17 @@ turns the reports into a target bitrate:
   parity did what it could, counting only frames sent since the last drop): above 10 %, and
   within 2 s of an overuse (loss while no queue grows is random loss, which a lower rate does
   not cure), the limit drops by half the loss; below 2 % it grows 5 %. The share of
-  *fragments* lost sets the parity the sender adds (:meth:`parity`), so that random loss costs
-  parity, not frames.
+  *fragments* lost while no queue grows sets the parity the sender adds (:meth:`parity`), so
+  that random loss costs parity, not frames.
+
+A frame that arrives more than 100 ms later than the quickest of the last 10 s (against its
+send time: the clocks' offset cancels) sits in a queue the trend no longer sees growing (a rung
+just above the link's rate fills it slowly): that is overuse too, unless the trend shows the
+queue draining.
+
+A sender that has to skip more than a quarter of its frames in a second because the channel
+still holds the one before counts that as overuse too, if the reports come in time and show no
+queue: SCTP's window shrinks on loss, so a lossy link can carry less than any delay shows.
 
 The target is the least of the two and of what the receiver asks for because it cannot decode
 faster (``QualityFeedback.max_bitrate_kbps``). Pure logic on injected times, no I/O: the peer
@@ -32,9 +41,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import enum
+import logging
 import math
 
 from holocall_desktop.codec.control import MAX_ARRIVALS, ArrivalReport, FrameArrival
+
+log = logging.getLogger(__name__)
 
 #: the receiver reports at most this often…
 REPORT_INTERVAL_S = 0.1
@@ -74,6 +86,14 @@ CPU_INCREASE = 1.25  # per second, once the receiver stops asking for less
 #: the loss limit drops only this soon after an overuse: loss with no queue growing is random
 #: loss (radio, a bad cable), which a lower rate does not cure and the parity does
 CONGESTED_S = 2.0
+#: more than this share of the frames of a second skipped at the sender counts as overuse
+SKIPPED_SHARE = 0.25
+#: a frame this much later than the quickest of the last 10 s sits in a queue: overuse, if the
+#: trend does not show the queue draining already
+QUEUE_LIMIT_MS = 100.0
+BASE_DELAY_WINDOW_S = 10.0
+#: … if the last report came no longer ago than this
+FRESH_REPORT_S = 0.3
 MIN_PARITY = 0.25  # codec.volumetric.DEFAULT_PARITY
 MAX_PARITY = 1.0
 PARITY_PER_LOSS = 3.5
@@ -224,6 +244,10 @@ class TrendlineDetector:
         self._last_update_ms = now_ms
 
 
+def _kbps(value: float | None) -> str:
+    return "none" if value is None else f"{value:.0f}"
+
+
 def _slope(samples: collections.deque[tuple[float, float]]) -> float:
     n = len(samples)
     mean_x = sum(x for x, _ in samples) / n
@@ -256,6 +280,7 @@ class AimdRate:
             if base is not None:
                 self._dropped_at = now
                 dropped = BETA * base
+                log.info("overuse: estimate %s -> %.0f kbit/s", _kbps(est), dropped)
                 if self.estimate_kbps is None or dropped < self.estimate_kbps:
                     self.estimate_kbps = dropped
                     self.last_drop_kbps = base
@@ -303,6 +328,11 @@ class CongestionControl:
         self._loss_at = -math.inf
         self._loss_dropped_at = -math.inf
         self._overuse_at = -math.inf
+        self._attempts = (0, 0, 0)  # frames offered to the channel, skipped, bytes sent
+        self._skips_since = -math.inf
+        self._report_at = -math.inf
+        self._owd: collections.deque[tuple[float, float]] = collections.deque()
+        self.queue_ms = 0.0  # this frame's delay above the least of the last 10 s
         self._cpu_at = -math.inf
         self.frame_loss: float | None = None  # share of frames not rebuilt, last interval
         self.reports = 0
@@ -311,6 +341,7 @@ class CongestionControl:
 
     def frame_sent(self, frame_id: int, size: int, now: float, fragments: int = 1) -> None:
         self._sent[frame_id] = _Sent(now, size, fragments)
+        self._attempt(now, size)
         # no word on these for long (reports missing altogether): forget them, uncounted
         self._forget_before(now - HISTORY_S, count=False)
 
@@ -323,13 +354,42 @@ class CongestionControl:
             self._frames_lost += count
             self._fragments_sent += s.fragments if count else 0
 
+    def frame_skipped(self, now: float) -> None:
+        """A frame was not sent: the channel still held the one before (SCTP could not get
+        it out: its window shrank on loss, or the link is slower than any delay shows)."""
+        self._attempt(now, None)
+
+    def _attempt(self, now: float, size: int | None) -> None:
+        """A frame offered to the channel: sent (``size`` bytes) or skipped (None)."""
+        elapsed = now - self._skips_since
+        if elapsed >= 1.0:
+            attempts, skips, _sent = self._attempts
+            # only while reports come in time and show no queue: then the channel itself
+            # (SCTP's window, shrunk by loss) is the bottleneck, and what arrives is what it
+            # carries; a queue on the way is the delay trend's to see
+            fresh = now - self._report_at < FRESH_REPORT_S
+            quiet = self.detector.signal is not Signal.OVERUSE
+            arriving = self.arriving_kbps()
+            if attempts >= 5 and skips > SKIPPED_SHARE * attempts and fresh and quiet and arriving:
+                log.info("%d of %d frames skipped: the channel is the bottleneck", skips, attempts)
+                self._overuse_at = now
+                self.rate.update(Signal.OVERUSE, arriving, now)
+            self._attempts = (0, 0, 0)
+            self._skips_since = now
+        attempts, skips, sent = self._attempts
+        self._attempts = (attempts + 1, skips + (size is None), sent + (size or 0))
+
     def on_report(self, report: ArrivalReport, now: float) -> None:
         self.reports += 1
+        self._report_at = now
         for a in sorted(report.frames, key=lambda f: f.arrival_us):
             self._on_frame(a, report.base_time + a.arrival_us / 1e6)
-        if self.detector.signal is Signal.OVERUSE:
+        signal = self.detector.signal
+        if signal is Signal.NORMAL and self.queue_ms > QUEUE_LIMIT_MS:
+            signal = Signal.OVERUSE  # a standing queue the trend no longer sees growing
+        if signal is Signal.OVERUSE:
             self._overuse_at = now
-        self.rate.update(self.detector.signal, self.arriving_kbps(), now)
+        self.rate.update(signal, self.arriving_kbps(), now)
         self._update_loss(now)
 
     def _on_frame(self, a: FrameArrival, arrival: float) -> None:
@@ -348,6 +408,11 @@ class CongestionControl:
         self._arrived.append((arrival, a.size))
         while self._arrived and arrival - self._arrived[0][0] > RATE_WINDOW_S:
             self._arrived.popleft()
+        owd = arrival - sent.sent  # one-way delay plus the clocks' offset
+        self._owd.append((arrival, owd))
+        while arrival - self._owd[0][0] > BASE_DELAY_WINDOW_S:
+            self._owd.popleft()
+        self.queue_ms = (owd - min(o for _, o in self._owd)) * 1000
         prev = self._prev
         if prev is not None and sent.sent > prev[1]:
             send_delta = (sent.sent - prev[1]) * 1000
@@ -372,7 +437,12 @@ class CongestionControl:
             return
         total = self._frames_ok + self._frames_lost
         self._loss_at = now
-        if self._fragments_sent >= 20:
+        congested = now - self._overuse_at < CONGESTED_S
+        if congested:
+            # loss from a full queue: more parity would only add to the load
+            self.fragment_loss = None
+            self._fragments_sent = self._fragments_got = 0
+        elif self._fragments_sent >= 20:
             self.fragment_loss = 1.0 - self._fragments_got / self._fragments_sent
             self._fragments_sent = self._fragments_got = 0
         if total < 5:
@@ -382,12 +452,17 @@ class CongestionControl:
         self.frame_loss = loss
         arriving = self.arriving_kbps()
         limit = self.loss_limit_kbps
-        congested = now - self._overuse_at < CONGESTED_S
         if loss > LOSS_HIGH and congested:
             base = limit if limit is not None else arriving
             if base is not None:
                 self.loss_limit_kbps = base * (1 - 0.5 * loss)
                 self._loss_dropped_at = now
+                log.info(
+                    "%.0f %% of frames lost: loss limit %s -> %.0f kbit/s",
+                    100 * loss,
+                    _kbps(limit),
+                    self.loss_limit_kbps,
+                )
         elif loss < LOSS_LOW and limit is not None:
             limit *= 1.05
             if arriving and limit > MAX_ABOVE_ARRIVING * arriving:
@@ -408,8 +483,9 @@ class CongestionControl:
 
     def parity(self) -> float | None:
         """The parity (parity fragments per data fragment) that keeps frames whole at the
-        fragment loss measured: 3.5 × the loss, from the default 25 % (up to 5 % loss) to
-        100 %; ``None`` before a measure. At 15 % loss a 16-fragment frame then carries 9
+        fragment loss measured while no queue grows: 3.5 × the loss, from the default 25 % (up
+        to 5 % loss) to 100 %; ``None`` before a measure or while congested (loss from a full
+        queue is cured by sending less, not more). At 15 % loss a 16-fragment frame then carries 9
         parity fragments and loses under 1 % of frames (binomial)."""
         if self.fragment_loss is None:
             return None

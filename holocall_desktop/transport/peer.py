@@ -351,6 +351,7 @@ class Peer:
             return False
         if skippable and ch.bufferedAmount > MAX_BUFFERED_BYTES:
             self.metrics.frames_skipped += 1
+            self.congestion.frame_skipped(time.monotonic())
             return False
         for message in messages:
             ch.send(message)

@@ -16,9 +16,7 @@ from holocall_desktop.codec import control as wire
 from holocall_desktop.transport.api import PeerStats
 from holocall_desktop.transport.congestion import ArrivalRecorder
 
-#: receivers ask for less above this loss, and never for less than this bitrate
-LOSS_LIMIT = 0.05
-QUEUE_LIMIT_MS = 80.0
+#: receivers that cannot decode fast enough never ask for less than this bitrate
 MIN_REQUEST_KBPS = 100
 #: clock samples kept; the offset comes from the one with the smallest round trip
 CLOCK_SAMPLES = 16
@@ -87,18 +85,14 @@ class PeerMetrics:
         self.latencies.append((when, latency_ms))
 
     def bitrate_request(self, st: PeerStats) -> int:
-        """The bitrate (kbit/s) to ask this peer for: 0 (no limit) while its stream arrives
-        well; 70 % of what arrives when over 5 % of it is lost, when frames arrive faster than
-        they can be decoded (latest-wins drops), or when frames spend more than 80 ms between
-        capture and display beyond the one-way network delay (queueing for CPU somewhere)."""
+        """The bitrate (kbit/s) to ask this peer for: 0 (no limit) while its frames are decoded
+        as fast as they come; 70 % of what arrives when over a fifth of them are replaced before
+        they could be decoded (latest-wins drops: this machine's decode headroom). Loss and
+        queueing on the network are the sender's bandwidth estimate's business (arrival
+        reports, transport/congestion.py), not asked for here."""
         dropped = st.frames_dropped - self._dropped_prev
         self._dropped_prev = st.frames_dropped
-        queueing = (
-            st.latency_ms is not None and st.latency_ms - (st.rtt_ms or 0.0) / 2 > QUEUE_LIMIT_MS
-        )
-        struggling = (
-            (st.loss or 0.0) > LOSS_LIMIT or dropped > 0.2 * max(1.0, st.fps_in) or queueing
-        )
+        struggling = dropped > 0.2 * max(1.0, st.fps_in)
         if not struggling or st.bitrate_in_kbps <= 0:
             return 0
         return max(MIN_REQUEST_KBPS, int(st.bitrate_in_kbps * 0.7))

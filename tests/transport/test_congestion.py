@@ -33,14 +33,15 @@ class Bottleneck:
 
     def send(self, now: float, size: int, lost: bool = False) -> None:
         self.fid += 1
-        count = max(1, size // self.fragment)
+        count = max(1, -(-size // self.fragment))
+        piece = size // count
         self.cc.frame_sent(self.fid, size, now, count)
         start = max(now, self.busy_until)
         for i in range(count):
-            start += self.fragment * 8 / 1000 / self.kbps
+            start += piece * 8 / 1000 / self.kbps
             last = i == count - 1
             if not (lost and last):
-                self.inflight.append((start + self.delay_s, self.fid, self.fragment, last))
+                self.inflight.append((start + self.delay_s, self.fid, piece, last))
         self.busy_until = start
         self.delays.append(start + self.delay_s - now)
 
@@ -79,21 +80,29 @@ def test_no_limit_while_the_link_has_room() -> None:
 
 def test_a_queue_that_grows_is_overuse_and_the_target_drops_under_the_capacity() -> None:
     link = Bottleneck(kbps=1000)
-    t = drive(link, 2.0, kbps=3000)
+    t = drive(link, 2.0, kbps=1500)
     target = link.cc.target_kbps()
     assert target is not None and 600 <= target <= 1000  # 0.85 × what arrived
     # sending at the target drains the queue and the estimate climbs slowly, not past 1.7×
     before = target
-    drive(link, 8, kbps=0.9 * before, t0=t)
+    drive(link, 12, kbps=0.9 * before, t0=t)
     after = link.cc.target_kbps()
     assert after is not None and before < after <= 1.7 * 0.9 * before + 10
 
 
+def test_a_queue_filling_slowly_is_caught_by_its_delay() -> None:
+    link = Bottleneck(kbps=1000)
+    drive(link, 12, kbps=1030)  # 3 % too much: a trend too faint for the detector
+    target = link.cc.target_kbps()
+    assert target is not None and target < 1000
+    assert max(link.delays) < 0.5  # caught before the queue held half a second
+
+
 def test_random_loss_raises_the_parity_and_leaves_the_rate_alone() -> None:
     link = Bottleneck(kbps=10000)
-    drive(link, 4, kbps=2000, loss_every=2)  # half the frames lose one of their 6 fragments
+    drive(link, 4, kbps=1000, loss_every=2)  # half the frames lose one of their 4 fragments
     assert link.cc.frame_loss == pytest.approx(0.5, abs=0.1)
-    assert link.cc.fragment_loss == pytest.approx(1 / 12, abs=0.03)
+    assert link.cc.fragment_loss == pytest.approx(1 / 8, abs=0.03)
     parity = link.cc.parity()
     assert parity is not None and parity > 0.25  # more parity for the loss…
     assert link.cc.target_kbps() is None  # …and no lower rate: no queue grew

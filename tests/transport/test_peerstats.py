@@ -15,16 +15,17 @@ def test_a_stream_that_arrives_well_asks_for_no_limit() -> None:
     assert PeerMetrics("x").bitrate_request(_stats(loss=0.01, latency_ms=40.0, rtt_ms=20.0)) == 0
 
 
-def test_loss_drops_and_queueing_each_ask_for_70_percent() -> None:
-    assert PeerMetrics("x").bitrate_request(_stats(loss=0.2)) == 700
+def test_decode_drops_ask_for_70_percent_and_network_trouble_does_not() -> None:
     metrics = PeerMetrics("x")
     assert metrics.bitrate_request(_stats(frames_dropped=10)) == 700  # 10 in a second: too many
     assert metrics.bitrate_request(_stats(frames_dropped=10)) == 0  # none new since
-    assert PeerMetrics("x").bitrate_request(_stats(latency_ms=300.0, rtt_ms=40.0)) == 700
+    # loss and queueing are for the sender's bandwidth estimate (arrival reports)
+    assert PeerMetrics("x").bitrate_request(_stats(loss=0.2)) == 0
+    assert PeerMetrics("x").bitrate_request(_stats(latency_ms=300.0, rtt_ms=40.0)) == 0
 
 
 def test_the_request_has_a_floor() -> None:
-    assert PeerMetrics("x").bitrate_request(_stats(loss=0.5, bitrate_in_kbps=50.0)) == (
+    assert PeerMetrics("x").bitrate_request(_stats(frames_dropped=10, bitrate_in_kbps=50.0)) == (
         MIN_REQUEST_KBPS
     )
 
