@@ -25,8 +25,10 @@ def test_bench_network_measures_a_lossy_link(capsys: pytest.CaptureFixture[str])
     assert "`holocall bench network --scenarios loss-5 --seconds 6" in out
     row = next(line for line in out.splitlines() if line.startswith("| loss-5 "))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert float(cells[1]) > 5  # frames arrived at 5 % loss
-    assert cells[4].endswith("%")
+    assert float(cells[1]) > 100  # kbit/s arrived
+    assert float(cells[2]) > 5  # frames arrived at 5 % loss
+    assert cells[5].endswith("%")
+    assert cells[6].split("→")[0] in ("full", "high-30")  # the rungs Alice sent
 
 
 def test_bench_network_refuses_unknown_scenarios() -> None:
