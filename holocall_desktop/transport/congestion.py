@@ -14,7 +14,8 @@ turns the reports into a target bitrate:
   it the queue grows (*overuse*), below minus it the queue drains (*underuse*).
 - **rate control** (:class:`AimdRate`): on overuse the estimate drops to 0.85 × the rate that
   arrived over the last 0.5 s; otherwise it grows 8 % a second (2 % near the rate of the last
-  drop) and never above 1.7 × what arrives; underuse holds it.
+  drop, 30 % while under half of what it was before a collapse) and never above 1.7 × what
+  arrives; underuse holds it.
 - **loss-based**: once a second, from the share of frames that could not be rebuilt (after the
   parity did what it could, counting only frames sent since the last drop): above 10 %, and
   within 2 s of an overuse (loss while no queue grows is random loss, which a lower rate does
@@ -72,6 +73,11 @@ OVERUSE_TIME_MS = 10.0
 BETA = 0.85  # on overuse: this × the arriving rate
 INCREASE_FAR = 1.08  # per second, far from the last drop
 INCREASE_NEAR = 1.02  # per second, within ±20 % of the rate at the last drop
+#: per second, a second after the last drop while the estimate is under half of what it was
+#: before the drops of the last 10 s (a collapse: the arriving rate fell below the link's while
+#: SCTP stalled); the cap at 1.7 × what arrives still holds
+INCREASE_RECOVER = 1.3
+RECOVER_WINDOW_S = 10.0
 #: the estimate never climbs above this × the arriving rate (GCC: 1.5; a rung of the ladder is
 #: up to 1.5× the one below and is climbed to 10 % above its rate, so a little more here)
 MAX_ABOVE_ARRIVING = 1.7
@@ -267,6 +273,7 @@ class AimdRate:
         self._last: float | None = None
         self._dropped_at = -math.inf
         self._hold = False
+        self._before_drops: tuple[float, float] | None = None  # (when, estimate) before a fall
 
     def update(self, signal: Signal, arriving_kbps: float | None, now: float) -> None:
         dt = 0.0 if self._last is None else min(max(now - self._last, 0.0), 1.0)
@@ -281,6 +288,10 @@ class AimdRate:
                 self._dropped_at = now
                 dropped = BETA * base
                 log.info("overuse: estimate %s -> %.0f kbit/s", _kbps(est), dropped)
+                if est is not None and (
+                    self._before_drops is None or now - self._before_drops[0] > RECOVER_WINDOW_S
+                ):
+                    self._before_drops = (now, est)
                 if self.estimate_kbps is None or dropped < self.estimate_kbps:
                     self.estimate_kbps = dropped
                     self.last_drop_kbps = base
@@ -296,7 +307,16 @@ class AimdRate:
         if est is None:
             return
         near = self.last_drop_kbps is not None and abs(est / self.last_drop_kbps - 1.0) < 0.2
-        est *= (INCREASE_NEAR if near else INCREASE_FAR) ** dt
+        rate = INCREASE_NEAR if near else INCREASE_FAR
+        before = self._before_drops
+        if (
+            before is not None
+            and now - before[0] < RECOVER_WINDOW_S
+            and now - self._dropped_at > 1.0
+            and est < 0.5 * before[1]
+        ):
+            rate = INCREASE_RECOVER  # a collapse overshot (SCTP stalls): back up faster
+        est *= rate**dt
         if arriving_kbps:
             est = min(est, MAX_ABOVE_ARRIVING * arriving_kbps + 10.0)
         self.estimate_kbps = est
@@ -387,6 +407,7 @@ class CongestionControl:
         signal = self.detector.signal
         if signal is Signal.NORMAL and self.queue_ms > QUEUE_LIMIT_MS:
             signal = Signal.OVERUSE  # a standing queue the trend no longer sees growing
+            log.debug("queue of %.0f ms", self.queue_ms)
         if signal is Signal.OVERUSE:
             self._overuse_at = now
         self.rate.update(signal, self.arriving_kbps(), now)
@@ -453,7 +474,10 @@ class CongestionControl:
         arriving = self.arriving_kbps()
         limit = self.loss_limit_kbps
         if loss > LOSS_HIGH and congested:
-            base = limit if limit is not None else arriving
+            # GCC: half the loss off the rate sent at; a drop of the delay-based estimate for
+            # the same congestion is already in that rate
+            est = self.rate.estimate_kbps
+            base = limit if limit is not None else (est if est is not None else arriving)
             if base is not None:
                 self.loss_limit_kbps = base * (1 - 0.5 * loss)
                 self._loss_dropped_at = now

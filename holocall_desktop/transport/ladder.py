@@ -185,8 +185,8 @@ class RungChooser:
         """The rung to send at ``now`` for a target of ``target_kbps`` (None: no limit)."""
         ladder = self.ladder
         if target_kbps is None:  # no limit known: climb, faster than on an estimate
-            if self.index != 0 and self._up_due(now, self.hold_s / 4):
-                self._move(self.index - 1, now, up=True)
+            if self.index != 0 and self._up_due(now, HOLD_S / 4):
+                self._move(self.index - 1, now, up=False)  # not a probe: a failure is no news
             return self.index
         lightest = ladder.kbps(len(ladder) - 2)
         if self.rung.quality is None and lightest is not None and lightest > target_kbps:
@@ -225,6 +225,8 @@ class RungChooser:
         return now - self._above_since >= hold_s
 
     def _move(self, index: int, now: float, up: bool) -> None:
+        """Go to rung ``index``; ``up``: a climb on the estimate's word (its failure backs
+        off the next one)."""
         if index == self.index:
             return
         self.index = index
