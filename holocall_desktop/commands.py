@@ -216,6 +216,11 @@ def _register_join(sub: Any) -> None:
     )
     join.add_argument("--tone", type=float, help="send a test tone of this many Hz as audio")
     join.add_argument(
+        "--hear",
+        action="store_true",
+        help="measure each participant's voice (frames, lost ms, dominant tone) in the stats",
+    )
+    join.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -332,6 +337,7 @@ def _run_join(args: argparse.Namespace) -> int:
             ),
             local_audio=audio,
             report_latencies=args.latencies,
+            hear=args.hear,
         )
     except (SourceError, CodecError) as exc:
         raise CliError(str(exc)) from exc

@@ -11,6 +11,7 @@ app, minus the rendering.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -23,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from aiortc.mediastreams import MediaStreamError
 
+from holocall_desktop.audio.tone import ToneMeter
 from holocall_desktop.capture.base import FrameSource, SourceError
 from holocall_desktop.capture.pacing import next_frame_index
 from holocall_desktop.capture.runner import Processor
@@ -189,6 +192,7 @@ class HeadlessParticipant:
         local_audio: Any = None,
         on_remote_audio: Callable[[str, Any], None] | None = None,
         report_latencies: bool = False,
+        hear: bool = False,
     ) -> None:
         self.config = config
         self.source_spec = source_spec
@@ -201,7 +205,7 @@ class HeadlessParticipant:
             config,
             quality=quality,
             local_audio=local_audio,
-            on_remote_audio=on_remote_audio,
+            on_remote_audio=self._hear if hear and on_remote_audio is None else on_remote_audio,
             options=options,
         )
         self.engine = self.session.engine
@@ -218,6 +222,9 @@ class HeadlessParticipant:
         self._held: list[dict[str, Any]] | None = [] if config.create_room else None
         self.invite_link: str | None = None
         self.report_latencies = report_latencies
+        #: with ``hear``: a tone meter on each participant's decoded voice (``audio`` in stats)
+        self.meters: dict[str, ToneMeter] = {}
+        self._hearing: set[asyncio.Future[None]] = set()
         self._latencies: dict[str, list[float]] = {}
         self.error: str | None = None
         self.started_at = 0.0
@@ -345,6 +352,10 @@ class HeadlessParticipant:
             received = dict(self.received)
             latencies, self._latencies = self._latencies, {}
         extra: dict[str, Any] = {}
+        with self._lock:
+            meters = {uid: m.summary() for uid, m in self.meters.items()}
+        if meters:
+            extra["audio"] = meters
         if self.report_latencies:
             extra["latencies"] = {u: [round(x, 2) for x in v] for u, v in latencies.items()}
         people = sorted(self.room.participants.values(), key=lambda p: (p.server_seat, p.user_id))
@@ -358,6 +369,25 @@ class HeadlessParticipant:
             "sent": self.engine.summary.frames_sent,
             **extra,
         }
+
+    # ---- hearing -----------------------------------------------------------------------------
+
+    def _hear(self, user_id: str, track: Any) -> None:
+        """A participant's voice track (on the network loop): measure what it plays."""
+        task = asyncio.ensure_future(self._listen(user_id, track))
+        self._hearing.add(task)
+        task.add_done_callback(self._hearing.discard)
+
+    async def _listen(self, user_id: str, track: Any) -> None:
+        with self._lock:
+            meter = self.meters[user_id] = ToneMeter()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            with self._lock:
+                meter.add(frame)
 
     # ---- threads -----------------------------------------------------------------------------
 
