@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -39,6 +38,8 @@ log = logging.getLogger(__name__)
 #: after a broken connection, the smaller user id offers a new one this long after (the other
 #: side has to notice the break first: its peer timeout), then backs off to this
 RECONNECT_FIRST_S = 2.0
+#: two offers this close together are glare; an older unanswered one of ours was lost
+GLARE_S = 2.0
 RECONNECT_MAX_S = 30.0
 
 
@@ -77,6 +78,8 @@ class MeshTopology:
         self._my_seat = -1
         self._leaving = False
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._reconnecting: set[str] = set()  # broke, reported gone, a new connection tried
+        self._attempts: dict[str, int] = {}  # new connections tried since it broke
 
     @property
     def my_seat(self) -> int:
@@ -133,9 +136,12 @@ class MeshTopology:
         dropped (it often closes just before the server's notice arrives), the reason is still
         reported: it is the authoritative one (kicked, timeout…)."""
         known = self._seats.pop(user, None) is not None
+        reported = user in self._reconnecting  # already reported gone when it broke
+        self._reconnecting.discard(user)
+        self._attempts.pop(user, None)
         if user in self.peers:
             await self.drop(user, reason)
-        elif known:
+        elif known and not reported:
             self.events.participant_left(user, reason)
 
     async def _user_joined(self, msg: dict[str, Any]) -> None:
@@ -166,8 +172,10 @@ class MeshTopology:
             return
         old = self.peers.get(user)
         if old is not None:
-            # glare (both offered): the smaller user id keeps its offer
-            if old.offerer and old.has_local_offer and self.user_id < user:
+            # glare (both offered at once): the smaller user id keeps its offer; an offer of ours
+            # unanswered for longer was lost (sent while they were away), so theirs wins
+            fresh = time.monotonic() - old.created < GLARE_S
+            if old.offerer and old.has_local_offer and self.user_id < user and fresh:
                 return
             self.peers.pop(user, None)
             await old.close()
@@ -189,7 +197,10 @@ class MeshTopology:
     def _new_peer(self, user: str, seat: int, offerer: bool) -> Peer:
         peer = Peer(user, seat, offerer, self._ice_servers(), self.local, self, self._pool)
         self.peers[user] = peer
-        self.events.participant_changed(peer.info())
+        # a new connection to someone whose connection broke stays out of sight until it is up
+        peer.shown = user not in self._reconnecting
+        if peer.shown:
+            self.events.participant_changed(peer.info())
         return peer
 
     def _audio_for_peer(self) -> Any:
@@ -206,9 +217,10 @@ class MeshTopology:
         that is still the current connection (an old one being replaced just closes).
 
         ``failed``: the connection broke (it failed, or stopped answering) rather than the
-        participant leaving. While the server still has them in the room, they are reported
-        as reconnecting, not gone, and a new connection is negotiated (:meth:`_reconnect`):
-        aiortc has no ICE restart, and signaling may never have noticed the break."""
+        participant leaving. They are reported gone as before, and while the server still has
+        them in the room a new connection is tried out of sight (:meth:`_reconnect`); they
+        reappear once it is up. aiortc has no ICE restart, and signaling may never have noticed
+        the break (a media path that broke alone, or a participant whose process died)."""
         current = self.peers.get(user_id)
         if peer is not None and current is not peer:
             await peer.close()
@@ -220,34 +232,40 @@ class MeshTopology:
             reason = "you left"
         log.info("peer %s gone: %s", user_id, reason)
         await gone.close()
+        if gone.shown:
+            self.events.participant_left(user_id, reason)
         if failed and not self._leaving and user_id in self._seats:
-            info = dataclasses.replace(gone.info(), connection=PeerConnection.FAILED)
-            self.events.participant_changed(info)
-            self._schedule(self._reconnect(user_id))
-            return
-        self.events.participant_left(user_id, reason)
+            self._reconnecting.add(user_id)
+            attempt = self._attempts[user_id] = self._attempts.get(user_id, 0) + 1
+            delay = min(RECONNECT_FIRST_S * 2 ** (attempt - 1), RECONNECT_MAX_S)
+            self._schedule(self._reconnect(user_id, delay))
 
-    async def _reconnect(self, user_id: str) -> None:
-        """After a broken connection: the smaller user id offers a new one once the other side
-        has noticed the break too (their peer timeout), again while none connects, for as long
-        as the server lists them; the other side waits for that offer. The server's
-        ``user-left`` ends it (and reports them gone)."""
-        delay = RECONNECT_FIRST_S
-        while not self._leaving and user_id in self._seats and user_id not in self.peers:
-            await asyncio.sleep(delay)
-            if self._leaving or user_id not in self._seats or user_id in self.peers:
-                return
-            if self.user_id < user_id:
-                log.info("offering %s a new connection", user_id)
-                await self._start_offer(user_id, self._seats[user_id])
-                return  # a connection that fails again is dropped (failed) and retried
-            delay = min(2 * delay, RECONNECT_MAX_S)
+    async def _reconnect(self, user_id: str, delay: float) -> None:
+        """After a broken connection, ``delay`` s later (the other side has to notice the
+        break too: its peer timeout): the smaller user id offers a new connection; the other
+        side waits for that offer. One that does not connect is dropped (failed) and tried
+        again, backing off to 30 s, for as long as the server lists them: the server's
+        ``user-left`` ends it."""
+        await asyncio.sleep(delay)
+        if self._leaving or user_id not in self._reconnecting or user_id in self.peers:
+            return
+        if self.user_id < user_id:
+            log.info("offering %s a new connection", user_id)
+            await self._start_offer(user_id, self._seats.get(user_id, -1))
 
     # ---- PeerEvents (what the peers report) --------------------------------------------------
 
     def peer_changed(self, peer: Peer) -> None:
-        if self.peers.get(peer.user_id) is peer:
-            self.events.participant_changed(peer.info())
+        if self.peers.get(peer.user_id) is not peer:
+            return
+        if not peer.shown:
+            if peer.connection is not PeerConnection.CONNECTED:
+                return
+            peer.shown = True  # the new connection is up: they are back
+            self._reconnecting.discard(peer.user_id)
+            self._attempts.pop(peer.user_id, None)
+            log.info("peer %s back on a new connection", peer.user_id)
+        self.events.participant_changed(peer.info())
 
     def peer_frame(self, peer: Peer, frame: DepthFrame, received: float) -> None:
         self.events.frame_received(
@@ -332,6 +350,8 @@ class MeshTopology:
     async def collect_stats(self) -> list[PeerStats]:
         stats = []
         for peer in list(self.peers.values()):
+            if not peer.shown:
+                continue  # a new connection being tried out of sight
             st = await peer.collect_stats(time.monotonic())
             stats.append(st)
             if peer.connection == PeerConnection.CONNECTED:

@@ -144,6 +144,7 @@ class Peer:
         self.congestion = CongestionControl()  # the bandwidth estimate of the path to it
         self.connection = PeerConnection.CONNECTING
         self.closed = False
+        self.shown = True  # reported to the owner's listeners (a reconnect stays out of sight)
         self.created = time.monotonic()
         self.last_heard = time.monotonic()  # any control traffic shows the peer is alive
         self.pending_candidates: list[Any] = []

@@ -65,9 +65,10 @@ def test_a_broken_media_path_gets_a_new_connection_while_signaling_stays_up() ->
             events = bob.lines[n:]
             assert not any(e.get("event") == "state" and e.get("state") == "reconnecting"
                            for e in events)  # fmt: skip
-            # never reported gone: the server kept listing her; the panel said "failed"
-            assert not any(e.get("event") == "left" for e in events), events
-            states = [e["connection"] for e in events if e.get("event") == "participant"]
-            assert "failed" in states and states[-1] == "connected", states
+            # reported gone when the connection broke, and back on the new one
+            assert any(e.get("event") == "left" and e["userId"] == "Alice" for e in events)
+            back = [e for e in events if e.get("event") == "participant"]
+            assert back and back[-1]["name"] == "Alice"
+            assert back[-1]["connection"] == "connected"
         for p in (alice, bob):
             assert p.traceback is None, p.traceback
