@@ -136,12 +136,12 @@ class MeshTopology:
         dropped (it often closes just before the server's notice arrives), the reason is still
         reported: it is the authoritative one (kicked, timeout…)."""
         known = self._seats.pop(user, None) is not None
-        reported = user in self._reconnecting  # already reported gone when it broke
-        self._reconnecting.discard(user)
+        self._reconnecting.discard(user)  # no new connection to someone who left
         self._attempts.pop(user, None)
-        if user in self.peers:
+        peer = self.peers.get(user)
+        if peer is not None:
             await self.drop(user, reason)
-        elif known and not reported:
+        if known and (peer is None or not peer.shown):
             self.events.participant_left(user, reason)
 
     async def _user_joined(self, msg: dict[str, Any]) -> None:
