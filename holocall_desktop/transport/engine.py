@@ -166,7 +166,8 @@ class CallEngine:
 
     @property
     def quality(self) -> Quality:
-        """What the encoder uses now (its frame rate follows the receivers' feedback)."""
+        """The quality given: the top rung of the quality ladder (each receiver gets the rung
+        its link allows: ``PeerStats.send_rung``)."""
         return self._sender.quality
 
     @property
