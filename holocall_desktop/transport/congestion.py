@@ -46,6 +46,7 @@ import logging
 import math
 
 from holocall_desktop.codec.control import MAX_ARRIVALS, ArrivalReport, FrameArrival
+from holocall_desktop.codec.volumetric import DEFAULT_PARITY
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ QUEUE_LIMIT_MS = 100.0
 BASE_DELAY_WINDOW_S = 10.0
 #: … if the last report came no longer ago than this
 FRESH_REPORT_S = 0.3
-MIN_PARITY = 0.25  # codec.volumetric.DEFAULT_PARITY
+MIN_PARITY = DEFAULT_PARITY
 MAX_PARITY = 1.0
 PARITY_PER_LOSS = 3.5
 
@@ -348,20 +349,20 @@ class CongestionControl:
         self._loss_at = -math.inf
         self._loss_dropped_at = -math.inf
         self._overuse_at = -math.inf
-        self._attempts = (0, 0, 0)  # frames offered to the channel, skipped, bytes sent
+        self._attempts = (0, 0)  # frames offered to the channel this second, and skipped
         self._skips_since = -math.inf
         self._report_at = -math.inf
+        #: (arrival, one-way delay) of the frames that may still be the least of the window
         self._owd: collections.deque[tuple[float, float]] = collections.deque()
         self.queue_ms = 0.0  # this frame's delay above the least of the last 10 s
         self._cpu_at = -math.inf
         self.frame_loss: float | None = None  # share of frames not rebuilt, last interval
-        self.reports = 0
 
     # ---- what happened ---------------------------------------------------------------------
 
     def frame_sent(self, frame_id: int, size: int, now: float, fragments: int = 1) -> None:
         self._sent[frame_id] = _Sent(now, size, fragments)
-        self._attempt(now, size)
+        self._attempt(now, skipped=False)
         # no word on these for long (reports missing altogether): forget them, uncounted
         self._forget_before(now - HISTORY_S, count=False)
 
@@ -377,13 +378,12 @@ class CongestionControl:
     def frame_skipped(self, now: float) -> None:
         """A frame was not sent: the channel still held the one before (SCTP could not get
         it out: its window shrank on loss, or the link is slower than any delay shows)."""
-        self._attempt(now, None)
+        self._attempt(now, skipped=True)
 
-    def _attempt(self, now: float, size: int | None) -> None:
-        """A frame offered to the channel: sent (``size`` bytes) or skipped (None)."""
-        elapsed = now - self._skips_since
-        if elapsed >= 1.0:
-            attempts, skips, _sent = self._attempts
+    def _attempt(self, now: float, skipped: bool) -> None:
+        """A frame offered to the channel: sent, or ``skipped``."""
+        if now - self._skips_since >= 1.0:
+            attempts, skips = self._attempts
             # only while reports come in time and show no queue: then the channel itself
             # (SCTP's window, shrunk by loss) is the bottleneck, and what arrives is what it
             # carries; a queue on the way is the delay trend's to see
@@ -394,13 +394,12 @@ class CongestionControl:
                 log.info("%d of %d frames skipped: the channel is the bottleneck", skips, attempts)
                 self._overuse_at = now
                 self.rate.update(Signal.OVERUSE, arriving, now)
-            self._attempts = (0, 0, 0)
+            self._attempts = (0, 0)
             self._skips_since = now
-        attempts, skips, sent = self._attempts
-        self._attempts = (attempts + 1, skips + (size is None), sent + (size or 0))
+        attempts, skips = self._attempts
+        self._attempts = (attempts + 1, skips + skipped)
 
     def on_report(self, report: ArrivalReport, now: float) -> None:
-        self.reports += 1
         self._report_at = now
         for a in sorted(report.frames, key=lambda f: f.arrival_us):
             self._on_frame(a, report.base_time + a.arrival_us / 1e6)
@@ -430,10 +429,13 @@ class CongestionControl:
         while self._arrived and arrival - self._arrived[0][0] > RATE_WINDOW_S:
             self._arrived.popleft()
         owd = arrival - sent.sent  # one-way delay plus the clocks' offset
-        self._owd.append((arrival, owd))
-        while arrival - self._owd[0][0] > BASE_DELAY_WINDOW_S:
-            self._owd.popleft()
-        self.queue_ms = (owd - min(o for _, o in self._owd)) * 1000
+        lows = self._owd  # the running minimum: delays increasing, none older than the window
+        while lows and lows[-1][1] >= owd:
+            lows.pop()
+        lows.append((arrival, owd))
+        while arrival - lows[0][0] > BASE_DELAY_WINDOW_S:
+            lows.popleft()
+        self.queue_ms = (owd - lows[0][1]) * 1000
         prev = self._prev
         if prev is not None and sent.sent > prev[1]:
             send_delta = (sent.sent - prev[1]) * 1000
