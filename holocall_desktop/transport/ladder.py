@@ -38,7 +38,6 @@ class Cap:
     depth_step_at_1m: float = 0.0  # at least this
     color_quality: int = 100  # at most this
     color_scale: float = 1.0  # at most this
-    max_fps: float = 1000.0  # at most this
     relative_size: float = 1.0  # a frame's size against the top profile's
 
 
@@ -98,7 +97,6 @@ class Ladder:
     """The rungs for one base quality and what each profile's frames measure."""
 
     def __init__(self, base: Quality) -> None:
-        self.base = base
         rungs: list[Rung] = []
         for name, profile, fps in _RUNGS:
             cap = _PROFILES[profile]
@@ -146,14 +144,17 @@ class Ladder:
         return None if size is None else size * 8 / 1000 * rung.quality.max_fps
 
     def describe(self, index: int) -> str:
-        """``"medium (Medium), 1.4 Mbit/s"``-style text for the UI and the logs."""
-        rung = self.rungs[index]
-        if rung.quality is None:
-            return "voice only"
-        kbps = self.kbps(index)
-        named = f" ({NAMED[rung.name]})" if rung.name in NAMED else ""
-        rate = "" if kbps is None else f", {kbps / 1000:.1f} Mbit/s"
-        return f"{rung.name}{named}{rate}"
+        """Rung ``index`` as :func:`describe_rung` says it."""
+        return describe_rung(self.rungs[index].name, self.kbps(index))
+
+
+def describe_rung(name: str, kbps: float | None) -> str:
+    """``"medium (Medium) 1.4 Mbit/s"``-style text of a rung and its bitrate, for the UI."""
+    if name == VOICE:
+        return "voice only"
+    named = f" ({NAMED[name]})" if name in NAMED else ""
+    rate = "" if kbps is None else f" {kbps / 1000:.1f} Mbit/s"
+    return f"{name}{named}{rate}"
 
 
 START_RUNG = 2
@@ -175,7 +176,6 @@ class RungChooser:
         self.hold_s = HOLD_S
         self._above_since: float | None = None
         self._climbed_at = -math.inf
-        self.changes = 0
 
     @property
     def rung(self) -> Rung:
@@ -230,7 +230,6 @@ class RungChooser:
         if index == self.index:
             return
         self.index = index
-        self.changes += 1
         self._above_since = None
         if up:
             self._climbed_at = now

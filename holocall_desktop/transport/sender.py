@@ -155,12 +155,10 @@ class HologramSender:
             groups.setdefault(rung.profile, []).append(path)
         if not groups:
             return
-        if self._parity is None:  # loss protection on: parity from the worst receiver's loss
-            for profile, group in groups.items():
-                wanted = [p for p in (g.congestion.parity() for g in group) if p is not None]
-                encoder = self._profile_encoder(profile)
-                if hasattr(encoder, "parity"):
-                    encoder.parity = max(wanted) if wanted else DEFAULT_PARITY
+        for profile, group in groups.items():
+            encoder = self._profile_encoder(profile)
+            if hasattr(encoder, "parity"):
+                encoder.parity = self._parity_for(group)
         encoded = await loop.run_in_executor(
             self._pool, self._encode_profiles, frame, capture_time, sorted(groups)
         )
@@ -169,6 +167,14 @@ class HologramSender:
             self.ladder.frame_sent(profile, sum(len(m) for m in messages))
             for path in groups[profile]:
                 path.send_fragments(messages)
+
+    def _parity_for(self, group: list[HologramPath]) -> float:
+        """The parity given (0 without loss protection), else the one the worst receiver's
+        fragment loss asks for."""
+        if self._parity is not None:
+            return self._parity
+        wanted = [p for p in (g.congestion.parity() for g in group) if p is not None]
+        return max(wanted) if wanted else DEFAULT_PARITY
 
     def receiver(self, path: Any) -> _Receiver:
         """The rung state of one receiver (created on first use, gone with the path)."""
@@ -195,8 +201,6 @@ class HologramSender:
             assert rung.quality is not None
             quality = dataclasses.replace(rung.quality, max_fps=_NO_LIMIT_FPS)
             encoder = self._encoders[profile] = self._codec.encoder(quality)
-            if self._parity is not None and hasattr(encoder, "parity"):
-                encoder.parity = self._parity  # the fragments' parity (None: the default)
         return encoder
 
     def _encode_profiles(

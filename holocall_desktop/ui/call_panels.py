@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 
 from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.room import (
-    VOICE_RUNG,
     NetworkNotice,
     ParticipantAdded,
     ParticipantChanged,
@@ -35,6 +34,7 @@ from holocall_desktop.session.room import (
     StatsUpdated,
 )
 from holocall_desktop.transport.api import MediaMode, PeerConnection, PeerStats
+from holocall_desktop.transport.ladder import describe_rung
 
 HISTORY_S = 60.0
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8")
@@ -60,21 +60,16 @@ def quality_of(stats: PeerStats | None, connection: PeerConnection) -> tuple[str
 
 def sending_text(room: RoomModel) -> str:
     """What our hologram goes out at: the rung of the quality ladder, per participant when
-    they differ (``"you send: medium (Medium), 1.2 Mbit/s"``)."""
+    they differ (``"you send: medium (Medium) 1.2 Mbit/s"``)."""
     rungs = {s.user_id: (s.send_rung, s.send_rung_kbps) for s in room.stats if s.send_rung}
     if not rungs:
         return ""
-
-    def one(rung: str, kbps: float | None) -> str:
-        if rung == VOICE_RUNG:
-            return "voice only"
-        return rung if kbps is None else f"{rung} {kbps / 1000:.1f} Mbit/s"
-
     if len(set(rungs.values())) == 1:
-        return "you send: " + one(*next(iter(rungs.values())))
+        return "you send: " + describe_rung(*next(iter(rungs.values())))
     people = room.participants
     return "you send: " + ", ".join(
-        f"{people[u].name if u in people else u} {one(*r)}" for u, r in sorted(rungs.items())
+        f"{people[u].name if u in people else u} {describe_rung(*r)}"
+        for u, r in sorted(rungs.items())
     )
 
 
