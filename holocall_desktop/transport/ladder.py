@@ -73,8 +73,22 @@ _RUNGS: tuple[tuple[str, int, float], ...] = (
     ("minimal-10", 5, 10.0),
 )
 VOICE = "voice"
+#: how the network to a participant rates while our hologram to them is on a rung: no worse
+#: than excellent down to this rung, poor from this one on (voice only too)
+EXCELLENT_DOWN_TO = "medium-30"
+POOR_FROM = "minimal-20"
+_ORDER = [name for name, _, _ in _RUNGS] + [VOICE]
 #: the seed's tiers (000_83f874f78a8d4b33 §4) among the rungs
 NAMED = {"high": "High", "medium": "Medium", "low": "Low"}
+
+
+def rung_rating(name: str) -> int:
+    """0 if sending rung ``name`` leaves the network to that participant excellent, 1 if it
+    makes it no better than good, 2 if it makes it poor."""
+    i = _ORDER.index(name)
+    if i <= _ORDER.index(EXCELLENT_DOWN_TO):
+        return 0
+    return 2 if i >= _ORDER.index(POOR_FROM) else 1
 
 
 def _apply(base: Quality, cap: Cap, fps: float) -> Quality:

@@ -15,6 +15,7 @@ from typing import Any
 from holocall_desktop.codec import control as wire
 from holocall_desktop.transport.api import PeerStats
 from holocall_desktop.transport.congestion import ArrivalRecorder
+from holocall_desktop.transport.ladder import rung_rating
 
 #: receivers that cannot decode fast enough never ask for less than this bitrate
 MIN_REQUEST_KBPS = 100
@@ -177,9 +178,6 @@ class PeerMetrics:
 LOSS_STEPS = (0.02, 0.10)
 RTT_STEPS_MS = (150.0, 400.0)
 JITTER_STEPS_MS = (30.0, 100.0)
-#: rungs that make the link to a participant poor / no better than good (transport.ladder)
-POOR_RUNGS = frozenset({"voice", "minimal-20", "minimal", "minimal-10"})
-GOOD_RUNGS = frozenset({"full", "high-30", "high", "medium-30"})
 
 
 def assess_network(st: PeerStats) -> tuple[str, str]:
@@ -200,10 +198,10 @@ def assess_network(st: PeerStats) -> tuple[str, str]:
     check(st.remote_frame_loss, LOSS_STEPS, f"{(st.remote_frame_loss or 0) * 100:.0f} % loss out")
     check(st.rtt_ms, RTT_STEPS_MS, f"round trip {st.rtt_ms or 0:.0f} ms")
     check(st.jitter_ms, JITTER_STEPS_MS, f"jitter {st.jitter_ms or 0:.0f} ms")
-    rung = st.send_rung
-    if rung is not None and rung not in GOOD_RUNGS:
+    rating = 0 if st.send_rung is None else rung_rating(st.send_rung)
+    if rating:
         slow = "slow link" if st.estimate_kbps is None else f"{st.estimate_kbps / 1000:.1f} Mbit/s"
-        findings.append((1 if rung in POOR_RUNGS else 0, slow))
+        findings.append((rating - 1, slow))
     if not findings:
         return "excellent", ""
     worst = max(level for level, _ in findings)
