@@ -78,8 +78,9 @@ class MeshTopology:
         self._my_seat = -1
         self._leaving = False
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._reconnecting: set[str] = set()  # broke, reported gone, a new connection tried
-        self._attempts: dict[str, int] = {}  # new connections tried since it broke
+        #: participants whose connection broke (reported gone, a new one being tried out of
+        #: sight) -> new connections tried since
+        self._reconnecting: dict[str, int] = {}
 
     @property
     def my_seat(self) -> int:
@@ -136,8 +137,7 @@ class MeshTopology:
         dropped (it often closes just before the server's notice arrives), the reason is still
         reported: it is the authoritative one (kicked, timeout…)."""
         known = self._seats.pop(user, None) is not None
-        self._reconnecting.discard(user)  # no new connection to someone who left
-        self._attempts.pop(user, None)
+        self._reconnecting.pop(user, None)  # no new connection to someone who left
         peer = self.peers.get(user)
         if peer is not None:
             await self.drop(user, reason)
@@ -235,8 +235,7 @@ class MeshTopology:
         if gone.shown:
             self.events.participant_left(user_id, reason)
         if failed and not self._leaving and user_id in self._seats:
-            self._reconnecting.add(user_id)
-            attempt = self._attempts[user_id] = self._attempts.get(user_id, 0) + 1
+            attempt = self._reconnecting[user_id] = self._reconnecting.get(user_id, 0) + 1
             delay = min(RECONNECT_FIRST_S * 2 ** (attempt - 1), RECONNECT_MAX_S)
             self._schedule(self._reconnect(user_id, delay))
 
@@ -262,8 +261,7 @@ class MeshTopology:
             if peer.connection is not PeerConnection.CONNECTED:
                 return
             peer.shown = True  # the new connection is up: they are back
-            self._reconnecting.discard(peer.user_id)
-            self._attempts.pop(peer.user_id, None)
+            self._reconnecting.pop(peer.user_id, None)
             log.info("peer %s back on a new connection", peer.user_id)
         self.events.participant_changed(peer.info())
 
@@ -287,8 +285,7 @@ class MeshTopology:
     def peer_audio(self, peer: Peer, track: Any) -> None:
         self.events.audio_received(peer.user_id, track)
 
-    def peer_gone(self, peer: Peer, reason: str) -> None:
-        failed = reason.startswith("connection ")  # failed/closed under us, not a bye
+    def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
         self._schedule(self.drop(peer.user_id, reason, peer, failed=failed))
 
     def _schedule(self, coro: Any) -> None:

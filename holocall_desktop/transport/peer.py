@@ -90,8 +90,9 @@ class PeerEvents(Protocol):
 
     def peer_audio(self, peer: Peer, track: Any) -> None: ...
 
-    def peer_gone(self, peer: Peer, reason: str) -> None:
-        """The connection failed or closed, or the peer said goodbye; the owner drops it."""
+    def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
+        """The connection failed or closed under us (``failed``), or the peer said goodbye;
+        the owner drops it."""
 
 
 def ice_configuration(servers: list[Any]) -> RTCConfiguration:
@@ -166,7 +167,7 @@ class Peer:
                 self.last_heard = time.monotonic()
                 self.set_connection(PeerConnection.CONNECTED)
             elif state in ("failed", "closed") and not self.closed:
-                self.events.peer_gone(self, f"connection {state}")
+                self.events.peer_gone(self, f"connection {state}", failed=True)
 
         @pc.on("datachannel")
         def on_channel(channel: Any) -> None:
