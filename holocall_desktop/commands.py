@@ -207,7 +207,8 @@ def _register_join(sub: Any) -> None:
     join.add_argument(
         "--no-loss-protection",
         action="store_true",
-        help="send holograms without parity and retransmission, as before them (to measure)",
+        help="send holograms without parity and retransmission, and voice without FEC and loss "
+        "concealment, as before them (to measure)",
     )
     join.add_argument(
         "--no-adapt",

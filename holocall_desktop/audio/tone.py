@@ -3,9 +3,12 @@
 
 :class:`ToneMeter` takes the decoded audio frames of one remote track as they come (aiortc
 ``AudioFrame``: 20 ms of 48 kHz Opus, s16) and keeps: how many arrived, how much audio is
-missing from their timestamps (lost packets), and over the last second the dominant frequency
-and the share of the signal's energy at it. For a sender's sine that share is the received
-signal's correlation with what was sent: 1.0 for a clean tone, lower for gaps, noise or clicks.
+missing from their timestamps (lost packets and not concealed), how much of what arrived the
+decoder made up for lost packets (``opaque`` ``"fec"``: recovered from the next packet's FEC
+data; ``"plc"``: concealed, see ``transport/voice.py``), and over the last second the
+dominant frequency and the share of the signal's energy at it. For a sender's sine that share
+is the received signal's correlation with what was sent: 1.0 for a clean tone, lower for gaps,
+noise or clicks.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class ToneMeter:
         self.frames = 0
         self.received_samples = 0
         self.lost_samples = 0
+        self.recovered_samples = 0  # FEC
+        self.concealed_samples = 0  # PLC
         self._next_pts: int | None = None
         self._window: collections.deque[npt.NDArray[np.float32]] = collections.deque()
         self._window_samples = 0
@@ -50,6 +55,11 @@ class ToneMeter:
         self._push(mono.astype(np.float32))
         self.frames += 1
         self.received_samples += samples
+        made = getattr(frame, "opaque", None)
+        if made == "fec":
+            self.recovered_samples += samples
+        elif made == "plc":
+            self.concealed_samples += samples
 
     def _push(self, chunk: npt.NDArray[np.float32]) -> None:
         self._window.append(chunk)
@@ -83,6 +93,8 @@ class ToneMeter:
             "frames": self.frames,
             "receivedMs": round(self.received_samples * ms),
             "lostMs": round(self.lost_samples * ms),
+            "recoveredMs": round(self.recovered_samples * ms),
+            "concealedMs": round(self.concealed_samples * ms),
             "toneHz": None if hz is None else round(hz, 1),
             "toneShare": round(share, 3),
         }

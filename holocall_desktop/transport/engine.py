@@ -31,7 +31,7 @@ from holocall_desktop.codec.registry import get_codec
 from holocall_desktop.model import DepthFrame, LatestMailbox
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.protocol.signaling import MessageType
-from holocall_desktop.transport import ice
+from holocall_desktop.transport import ice, voice
 from holocall_desktop.transport.api import (
     CallConfig,
     CallListener,
@@ -69,7 +69,8 @@ class EngineOptions:
     #: Adapting to the network); False sends the quality given to everyone, as before it
     adapt_quality: bool = True
     #: parity on the hologram fragments and retransmission for 150 ms (docs/codec.md,
-    #: Fragments); False sends as before them, only to measure the difference
+    #: Fragments), and voice with Opus FEC and loss concealment (transport/voice.py; for the
+    #: whole process); False sends as before them, only to measure the difference
     loss_protection: bool = True
 
 
@@ -151,6 +152,8 @@ class CallEngine:
         if self._thread is not None:
             raise RuntimeError("the call engine was already started")
         ice.install()
+        if self.options.loss_protection:
+            voice.use_resilient_voice()
         self._started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="holocall-network", daemon=True)
         self._thread.start()
