@@ -3,12 +3,15 @@ the quality ladder, and the time to adapt or recover, per link condition (root; 
 namespaces, see holocall_desktop.netlab).
 
 Alice (with the signaling server) is in one namespace, Bob in the other; both send the synthetic
-person and Bob's reception of Alice is measured. Each scenario is a new call: it shapes both
+person and a 440 Hz tone as their voice, and Bob's reception of Alice is measured (the voice with
+``--hear``: how much of it was missing, how much was recovered from FEC or concealed, and how
+much of what Bob heard in the last second was the tone). Each scenario is a new call: it shapes both
 directions once Bob has Alice's first frame, waits
 ``--settle`` seconds, then measures ``--seconds`` (longer where the scenario needs it: a step of
 the rate happens 15 s in, a cut 5 s in). ``--baseline adapt`` runs the same scenarios a second
 time with ``holocall join --no-adapt`` (one quality to everyone, as before the quality ladder),
-``--baseline protection`` with ``--no-loss-protection`` (no parity, no retransmission), and
+``--baseline protection`` with ``--no-loss-protection`` (no parity, no retransmission, no
+voice FEC or concealment), and
 prints the ratios.
 """
 
@@ -69,6 +72,10 @@ class Row:
     sent: int = 0
     rungs: list[str] = field(default_factory=list)  # the rungs Alice sent Bob, in order
     event_s: float | None = None  # after a step: under the link's rate; after a cut: frames
+    voice_ms: float = 0.0  # Alice's voice Bob received (concealed audio included)
+    voice_missing_ms: float = 0.0  # gaps in it (lost and not concealed)
+    voice_made_ms: float = 0.0  # recovered from FEC or concealed
+    voice_tone: float = 0.0  # share of the last second that was the tone (1.0: clean)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -96,7 +103,7 @@ def _measure(args: argparse.Namespace, names: list[str], without: str | None) ->
         spec = SCENARIOS[name]
         total = args.settle + _duration(args, spec) + 60
         common = ["--headless", "--size", args.size, "--fps", str(args.fps), "--seconds",
-                  str(total), "--latencies"]  # fmt: skip
+                  str(total), "--latencies", "--tone", "440", "--hear"]  # fmt: skip
         if without is not None:
             common.append(BASELINES[without])
         with NetLab() as lab, lab_call(lab, common) as (alice, bob):
@@ -166,11 +173,25 @@ def _scenario(
     row.p95_ms = _percentile(lat, 0.95)
     row.frame_loss = max(0.0, 1 - got / sent) if sent else 0.0
     row.sent = sent
+    v0, v1 = b0.get("audio", {}).get("Alice", {}), b1.get("audio", {}).get("Alice", {})
+    row.voice_ms = v1.get("receivedMs", 0) - v0.get("receivedMs", 0)
+    row.voice_missing_ms = v1.get("lostMs", 0) - v0.get("lostMs", 0)
+    row.voice_made_ms = sum(v1.get(k, 0) - v0.get(k, 0) for k in ("recoveredMs", "concealedMs"))
+    row.voice_tone = float(v1.get("toneShare", 0.0))
     return row
 
 
 def _ms(x: float | None) -> str:
     return "–" if x is None else f"{x:.0f}"
+
+
+def _voice(r: Row) -> str:
+    """Missing % / made up % of the voice, and the tone's share at the end."""
+    heard = max(r.voice_ms + r.voice_missing_ms, 1.0)
+    return (
+        f"{100 * r.voice_missing_ms / heard:.1f} % / {100 * r.voice_made_ms / heard:.1f} % / "
+        f"{r.voice_tone:.2f}"
+    )
 
 
 def _rungs(r: Row) -> str:
@@ -204,19 +225,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n`{command}` (load average {os.getloadavg()[0]:.1f} after)\n")
     head = (
         "| Scenario | goodput kbit/s | fps received | p50 (ms) | p95 (ms) | frames lost "
-        "| rungs | adapt / recover s |"
+        "| rungs | adapt / recover s | voice missing / made up / tone |"
     )
-    rule = "|---|---:|---:|---:|---:|---:|---|---:|"
+    rule = "|---|---:|---:|---:|---:|---:|---|---:|---:|"
     if base:
-        head += f" without {args.baseline}: fps | p50 | p95 | lost | recover s | fps ratio |"
-        rule += "---:|---:|---:|---:|---:|---:|"
+        head += (
+            f" without {args.baseline}: fps | p50 | p95 | lost | recover s | voice | fps ratio |"
+        )
+        rule += "---:|---:|---:|---:|---:|---:|---:|"
     print(head)
     print(rule)
     for i, r in enumerate(ours):
         event = "–" if r.event_s is None else f"{r.event_s:.1f}"
         line = (
             f"| {r.scenario} | {r.goodput_kbps:.0f} | {r.fps:.1f} | {_ms(r.p50_ms)} | "
-            f"{_ms(r.p95_ms)} | {100 * r.frame_loss:.0f} % | {_rungs(r)} | {event} |"
+            f"{_ms(r.p95_ms)} | {100 * r.frame_loss:.0f} % | {_rungs(r)} | {event} | "
+            f"{_voice(r)} |"
         )
         if base:
             b = base[i]
@@ -224,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
             recover = "–" if b.event_s is None or "cut" not in b.scenario else f"{b.event_s:.1f}"
             line += (
                 f" {b.fps:.1f} | {_ms(b.p50_ms)} | {_ms(b.p95_ms)} | {100 * b.frame_loss:.0f} % |"
-                f" {recover} | {ratio} |"
+                f" {recover} | {_voice(b)} | {ratio} |"
             )
         print(line)
     return 0

@@ -29,6 +29,10 @@ def test_bench_network_measures_a_lossy_link(capsys: pytest.CaptureFixture[str])
     assert float(cells[2]) > 5  # frames arrived at 5 % loss
     assert cells[5].endswith("%")
     assert cells[6].split("→")[0] in ("full", "high-30")  # the rungs Alice sent
+    missing, made_up, tone = (c.strip() for c in cells[8].split("/"))
+    assert float(missing.rstrip(" %")) < 2.0  # Alice's voice is there, its losses made good
+    assert float(made_up.rstrip(" %")) > 0.5
+    assert float(tone) > 0.7
 
 
 def test_bench_network_refuses_unknown_scenarios() -> None:
