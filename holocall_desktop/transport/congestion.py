@@ -32,6 +32,12 @@ A sender that has to skip more than a quarter of its frames in a second because 
 still holds the one before counts that as overuse too, if the reports come in time and show no
 queue: SCTP's window shrinks on loss, so a lossy link can carry less than any delay shows.
 
+When the reports stop altogether while frames go out (a link that suddenly became far slower
+than what is sent queues the reports behind the frames, for seconds), each second without one
+halves the estimate (from what was sent over the last second when no estimate was known yet),
+as GCC does on a feedback timeout; a receiver that never sent a report (an older build) is left
+alone.
+
 The target is the least of the two and of what the receiver asks for because it cannot decode
 faster (``QualityFeedback.max_bitrate_kbps``). Pure logic on injected times, no I/O: the peer
 feeds it what it sent and what came back, the sender reads :meth:`CongestionControl.target_kbps`.
@@ -58,6 +64,8 @@ REPORT_IDLE_S = 0.04
 MAX_TRACKED = 128
 #: frames sent and not reported yet that the sender remembers; older ones count as lost
 HISTORY_S = 2.0
+#: no report for this long while frames go out: the estimate halves (and again after as long)
+FEEDBACK_TIMEOUT_S = 1.0
 #: a frame sent this long before one that was reported, and not reported itself, was lost
 REORDER_S = 0.2
 
@@ -352,6 +360,7 @@ class CongestionControl:
         self._attempts = (0, 0)  # frames offered to the channel this second, and skipped
         self._skips_since = -math.inf
         self._report_at = -math.inf
+        self._timeout_at = -math.inf
         #: (arrival, one-way delay) of the frames that may still be the least of the window
         self._owd: collections.deque[tuple[float, float]] = collections.deque()
         self.queue_ms = 0.0  # this frame's delay above the least of the last 10 s
@@ -363,8 +372,24 @@ class CongestionControl:
     def frame_sent(self, frame_id: int, size: int, now: float, fragments: int = 1) -> None:
         self._sent[frame_id] = _Sent(now, size, fragments)
         self._attempt(now, skipped=False)
+        self._check_feedback(now)
         # no word on these for long (reports missing altogether): forget them, uncounted
         self._forget_before(now - HISTORY_S, count=False)
+
+    def _check_feedback(self, now: float) -> None:
+        """Halve the estimate for each second without a report while frames go out."""
+        if self._report_at == -math.inf:
+            return  # this receiver does not report (or not yet): nothing to miss
+        if now - max(self._report_at, self._timeout_at) < FEEDBACK_TIMEOUT_S:
+            return
+        waiting = [s for s in self._sent.values() if now - s.sent < FEEDBACK_TIMEOUT_S]
+        if len(waiting) == len(self._sent):
+            return  # nothing has waited a whole timeout for its report yet
+        sent_kbps = sum(s.size for s in waiting) * 8 / 1000 / FEEDBACK_TIMEOUT_S
+        base = self.rate.estimate_kbps if self.rate.estimate_kbps is not None else sent_kbps
+        self.rate.estimate_kbps = max(1.0, 0.5 * base)
+        self._timeout_at = now
+        log.info("no report for %.1f s: estimate %.0f kbit/s", now - self._report_at, base / 2)
 
     def _forget_before(self, when: float, count: bool) -> None:
         while self._sent:
