@@ -5,6 +5,10 @@
 in the scene because the room said so; nothing else writes the scene's participants. Outside a
 call it shows your own preview at the table (``SELF_ID``); in a call your own picture moves to
 the self-view in the corner. Everything runs on the GUI thread.
+
+A participant who sends a hologram but whose avatar frames arrive (the network to us carries
+only their avatar, the quality ladder's avatar rung) is drawn as the avatar until a hologram
+frame comes again.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class RoomView:
         self.scene = scene
         self.room = room
         self.in_call = False
+        #: participants in hologram mode drawn as their avatar (the network's stand-in)
+        self.standing_in: set[str] = set()
         self._unsubscribe = room.subscribe(self._on_event)
 
     # ---- the room ----------------------------------------------------------------------------
@@ -48,10 +54,12 @@ class RoomView:
             if p.name != event.previous.name:
                 scene.set_name(p.user_id, p.name)
             if p.mode != event.previous.mode:
+                self.standing_in.discard(p.user_id)
                 scene.use_avatar(p.user_id, p.mode is MediaMode.AVATAR)
             if p.speaking != event.previous.speaking:
                 scene.set_highlight(p.user_id, p.speaking)
         elif isinstance(event, ParticipantRemoved):
+            self.standing_in.discard(event.participant.user_id)
             scene.remove_participant(event.participant.user_id, animate=self.in_call)
         elif isinstance(event, SeatsChanged) and self.in_call:
             for uid, seat in event.seats.items():
@@ -62,12 +70,20 @@ class RoomView:
     def show_remote(self, frames: list[RemoteFrame], avatars: list[RemoteAvatar]) -> int:
         """Hand new remote frames to the scene; returns how many holograms were new."""
         for avatar in avatars:
-            if avatar.user_id in self.scene.participants:
-                self.scene.set_avatar_frame(avatar.user_id, avatar.frame)
+            uid = avatar.user_id
+            if uid in self.scene.participants:
+                self.scene.set_avatar_frame(uid, avatar.frame)
+                p = self.room.participants.get(uid)
+                if p is not None and p.mode is MediaMode.VOLUMETRIC and uid not in self.standing_in:
+                    self.standing_in.add(uid)  # the network carries only their avatar to us
+                    self.scene.use_avatar(uid, True)
         shown = 0
         for remote in frames:
             if remote.user_id in self.scene.participants:
                 self.scene.set_frame(remote.user_id, remote.frame)
+                if remote.user_id in self.standing_in:
+                    self.standing_in.discard(remote.user_id)
+                    self.scene.use_avatar(remote.user_id, False)
                 shown += 1
         return shown
 

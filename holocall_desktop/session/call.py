@@ -189,8 +189,19 @@ class CallSession:
             self.engine.send_frame(frame, capture_time)
 
     def send_avatar(self, frame: AvatarFrame) -> None:
-        if self.mode is MediaMode.AVATAR and self.room.state is CallState.JOINED:
+        """In AVATAR mode to everyone; in VOLUMETRIC mode to those the network took down to
+        the avatar rung (the engine knows who)."""
+        if self.mode is not MediaMode.NONE and self.room.state is CallState.JOINED:
             self.engine.send_avatar(frame)
+
+    def wants_avatar(self) -> bool:
+        """We send a hologram and some receiver's link only carries our avatar: track the face
+        in the hologram's colour images too, and send what it gives."""
+        return (
+            self.mode is MediaMode.VOLUMETRIC
+            and self.room.state is CallState.JOINED
+            and self.engine.wants_avatar
+        )
 
     # ---- media in ----------------------------------------------------------------------------
 

@@ -356,6 +356,9 @@ class HeadlessParticipant:
             meters = {uid: m.summary() for uid, m in self.meters.items()}
         if meters:
             extra["audio"] = meters
+        avatars = dict(self.session.avatars_shown)
+        if avatars:
+            extra["avatars"] = avatars  # avatar frames received, per participant
         if self.report_latencies:
             extra["latencies"] = {u: [round(x, 2) for x in v] for u, v in latencies.items()}
         people = sorted(self.room.participants.values(), key=lambda p: (p.server_seat, p.user_id))
@@ -403,7 +406,9 @@ class HeadlessParticipant:
 
     def _receive_loop(self) -> None:
         while not self._stop.is_set():
-            if not self.engine.wait_for_frames(0.1):
+            arrived = self.engine.wait_for_frames(0.1)
+            self.session.take_avatars()  # counted in avatars_shown ("avatars" in stats)
+            if not arrived:
                 continue
             frames = self.session.take_frames()
             self.session.frames_drawn()
@@ -452,7 +457,8 @@ class HeadlessParticipant:
                 {
                     "event": "network",
                     "userId": event.user_id,
-                    "voiceOnly": event.voice_only,
+                    "down": event.down,
+                    "rung": event.rung,
                     "message": event.message,
                 }
             )

@@ -10,16 +10,23 @@ newest frame, routes it, and returns what the preview should show.
 The decision: camera off → nothing; an avatar asked for, or a source without depth (a webcam) →
 avatar; otherwise the hologram. A source without depth turns the avatar on by itself and a
 source with depth turns an automatic avatar off again; a manual choice stays.
+
+While the hologram is sent, a receiver whose link carries only the quality ladder's avatar rung
+(the sink's :meth:`MediaSink.wants_avatar`) gets our avatar instead: a second face tracker, the
+*stand-in*, then runs on the hologram's colour images and its frames go to the sink as well; it
+stops once nobody has wanted it for ``STANDIN_LINGER_S``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from holocall_desktop.avatar.model_files import FaceModelError
 from holocall_desktop.avatar.tracker import FaceTrackingWorker, TrackingState
 from holocall_desktop.capture.base import FrameSource, PlaybackControl
 from holocall_desktop.capture.runner import Processor, SourceRunner
@@ -39,6 +46,10 @@ class MediaSink(Protocol):
 
     def send_avatar(self, frame: AvatarFrame) -> None: ...
 
+    def wants_avatar(self) -> bool:
+        """While we send a hologram: someone's link carries only our avatar."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalOutput:
@@ -57,6 +68,8 @@ def decide_mode(camera_on: bool, avatar: bool) -> MediaMode:
 
 
 TrackerFactory = Callable[[], FaceTrackingWorker]
+#: the stand-in tracker stops after nobody wanted the avatar for this long
+STANDIN_LINGER_S = 10.0
 
 
 def default_tracker() -> FaceTrackingWorker:
@@ -85,6 +98,10 @@ class LocalMedia:
         self.camera_on = True
         self.avatar_automatic = False
         self.sink: MediaSink | None = None
+        #: the face tracker for receivers on the avatar rung while we send a hologram
+        self.standin: FaceTrackingWorker | None = None
+        self._standin_wanted_at = 0.0
+        self._standin_failed = False
 
     # ---- the source --------------------------------------------------------------------------
 
@@ -149,6 +166,8 @@ class LocalMedia:
         back to the hologram. Raises ``FaceModelError`` (with a user message) when the face
         model is missing; nothing changes then."""
         self.avatar_automatic = automatic and on
+        if on:
+            self._stop_standin()  # everyone gets the avatar now
         if on and self.face is None:
             self.face = self._tracker_factory()
         elif not on and self.face is not None:
@@ -176,6 +195,10 @@ class LocalMedia:
                     self.face.submit_depth_frame(frame)
                 elif self.sink is not None and self.camera_on:
                     self.sink.send_frame(frame, captured.wall_time)
+                    standin = self._standin_for(self.sink.wants_avatar())
+                    if standin is not None:
+                        standin.submit_depth_frame(frame)
+        self._poll_standin()
         face = self.face
         if face is not None:
             if face.error is not None:
@@ -190,7 +213,44 @@ class LocalMedia:
                         self.sink.send_avatar(avatar)
         return LocalOutput(frame, avatar, error)
 
+    # ---- the stand-in avatar ------------------------------------------------------------------
+
+    def _standin_for(self, wanted: bool) -> FaceTrackingWorker | None:
+        now = time.monotonic()
+        if wanted:
+            self._standin_wanted_at = now
+            if self.standin is None and not self._standin_failed:
+                try:
+                    self.standin = self._tracker_factory()
+                except FaceModelError as exc:
+                    self._standin_failed = True  # not again in this session
+                    self._on_error(f"No avatar for slow links: {exc.user_message}")
+        elif self.standin is not None and now - self._standin_wanted_at > STANDIN_LINGER_S:
+            self._stop_standin()
+        return self.standin
+
+    def _poll_standin(self) -> None:
+        standin = self.standin
+        if standin is None:
+            return
+        if standin.error is not None:
+            self._standin_failed = True
+            self._on_error(f"No avatar for slow links: face tracking stopped: {standin.error}")
+            self._stop_standin()
+            return
+        result = standin.results.take()
+        if result is None or result.frame is None or self.face is not None:
+            return
+        if self.sink is not None and self.camera_on:
+            self.sink.send_avatar(result.frame)
+
+    def _stop_standin(self) -> None:
+        worker, self.standin = self.standin, None
+        if worker is not None:
+            threading.Thread(target=worker.stop, name="face-tracker-stop", daemon=True).start()
+
     def close(self) -> None:
+        self._stop_standin()
         self.stop()
         if self.face is not None:
             self.face.stop()

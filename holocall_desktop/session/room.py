@@ -26,6 +26,7 @@ from holocall_desktop.transport.api import (
     PeerConnection,
     PeerStats,
 )
+from holocall_desktop.transport.ladder import AVATAR as AVATAR_RUNG
 from holocall_desktop.transport.ladder import VOICE as VOICE_RUNG
 
 log = logging.getLogger(__name__)
@@ -92,12 +93,14 @@ class StatsUpdated:
 
 @dataclass(frozen=True)
 class NetworkNotice:
-    """The network sent our hologram to ``user_id`` down to voice only, or brought it back
-    (``voice_only`` False); ``message`` says so in plain words."""
+    """The network took our hologram to ``user_id`` away (``down``: they get our avatar, or
+    voice only, ``rung`` says which), or brought it back (``down`` False); ``message`` says so
+    in plain words."""
 
     user_id: str
-    voice_only: bool
+    down: bool
     message: str
+    rung: str
 
 
 @dataclass(frozen=True)
@@ -234,17 +237,21 @@ class RoomModel:
         previous = {s.user_id: s.send_rung for s in self.stats}
         self.stats = stats
         self._emit(StatsUpdated(stats))
+        off = (AVATAR_RUNG, VOICE_RUNG)
         for st in stats:
             was, now = previous.get(st.user_id), st.send_rung
-            if now is None or was is None or (was == VOICE_RUNG) == (now == VOICE_RUNG):
-                continue
+            if now is None or was is None or was == now or (was not in off and now not in off):
+                continue  # no news, or a hologram rung to another
             p = self._participants.get(st.user_id)
             name = p.name if p is not None else st.user_id
-            if now == VOICE_RUNG:
-                text = f"The network to {name} is too slow for your hologram: voice only for now"
+            slow = f"The network to {name} is too slow for your hologram"
+            if now == AVATAR_RUNG:
+                text = f"{slow}: they see your avatar for now"
+            elif now == VOICE_RUNG:
+                text = f"{slow}: voice only for now"
             else:
                 text = f"{name} sees your hologram again"
-            self._emit(NetworkNotice(st.user_id, now == VOICE_RUNG, text))
+            self._emit(NetworkNotice(st.user_id, now in off, text, now))
 
     def stats_of(self, user_id: str) -> PeerStats | None:
         """The last stats of ``user_id`` (None before the first)."""

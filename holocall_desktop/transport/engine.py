@@ -220,9 +220,22 @@ class CallEngine:
         self._call_soon(self._sender.wake)
 
     def send_avatar(self, frame: AvatarFrame) -> None:
-        """Send an avatar frame (type 0x41) to everyone on the hologram channel (any thread)."""
+        """Send an avatar frame (type 0x41) on the hologram channel (any thread): in AVATAR mode
+        to everyone; in VOLUMETRIC mode to the receivers on the quality ladder's avatar rung
+        (:attr:`wants_avatar`), who get no hologram now."""
         data = encode_avatar_frame(frame)
-        self._on_topology(lambda t: t.send_hologram([data]))
+        if self._local.mode is MediaMode.AVATAR:
+            self._on_topology(lambda t: t.send_hologram([data]))
+        elif self._local.mode is MediaMode.VOLUMETRIC:
+            to = self._sender.avatar_receivers()
+            if to:
+                self._on_topology(lambda t: t.send_hologram([data], to))
+
+    @property
+    def wants_avatar(self) -> bool:
+        """Some receiver is on the avatar rung: feed :meth:`send_avatar` as well as
+        :meth:`send_frame` (any thread)."""
+        return self._local.mode is MediaMode.VOLUMETRIC and bool(self._sender.avatar_receivers())
 
     def send_anchor(
         self,

@@ -1,12 +1,15 @@
-"""The quality ladder: what the hologram is sent at, rung by rung, down to voice only.
+"""The quality ladder: what the hologram is sent at, rung by rung, down to avatar and voice only.
 
 Each rung caps the participant's chosen :class:`~holocall_desktop.codec.base.Quality` (the top
 rung *is* that quality): decimation, depth step, colour quality and scale, frame rate. Rungs are
 at most 1.5× apart in bitrate, so the bandwidth estimate, which may climb to 1.7× what arrives,
 can always reach the 10 % above the next rung that a climb needs. The seed's tiers are named
 rungs: **High** (~3 Mbit/s), **Medium** (~1.5 Mbit/s), **Low** (~500 kbit/s) at 848×480.
-Below the lightest hologram is **voice only** (no hologram; the receivers keep the last
-frame).
+Below the lightest hologram is the **avatar** (the sender tracks the face in its own colour
+images and sends blendshape frames of under 100 bytes, ``AVATAR_KBPS``; the receiver draws the
+avatar at the seat until holograms come again), and below that **voice only** (nothing; the
+receivers keep the last picture). A sender that cannot track a face (no face in view, no face
+model) sends nothing on the avatar rung, which then is voice only in effect.
 
 A rung's bitrate is the mean encoded size of its *profile* (the rung without its frame rate)
 times its frame rate: measured while that profile is sent, otherwise scaled from a measured one
@@ -16,8 +19,9 @@ included: ``docs/calls.md``).
 :class:`RungChooser` (one per receiver) goes down at once to the highest rung under the target
 and climbs one rung when the target has been 10 % above the next rung for a hold time; a climb
 that is undone within 4 s doubles the hold time (2 s up to 32 s), so a link just below a rung is
-probed less and less often instead of oscillating. From voice only (where nothing arrives to
-estimate from) the lightest hologram is tried after the hold, the same way. Pure logic on
+probed less and less often instead of oscillating. From the avatar or voice only (where no
+hologram arrives to estimate from) the lightest hologram is tried after the hold, the same way;
+from voice only the avatar comes back at once when the estimate allows it. Pure logic on
 injected times.
 """
 
@@ -44,8 +48,12 @@ class Cap:
 @dataclasses.dataclass(frozen=True)
 class Rung:
     name: str
-    quality: Quality | None  # None: voice only
-    profile: int  # index of its profile (rungs differing only in frame rate share one); -1 voice
+    quality: Quality | None  # None: avatar or voice only
+    profile: int  # index of its profile (rungs differing only in frame rate share one); -1 else
+
+    @property
+    def hologram(self) -> bool:
+        return self.quality is not None
 
 
 #: (name, profile cap, frame rate). The profiles and their sizes against the top one, measured
@@ -72,12 +80,15 @@ _RUNGS: tuple[tuple[str, int, float], ...] = (
     ("minimal", 5, 15.0),
     ("minimal-10", 5, 10.0),
 )
+AVATAR = "avatar"
 VOICE = "voice"
+#: what the avatar rung is expected to take: ~80-byte frames at 30 fps, with their overhead
+AVATAR_KBPS = 30.0
 #: how the network to a participant rates while our hologram to them is on a rung: no worse
 #: than excellent down to this rung, poor from this one on (voice only too)
 EXCELLENT_DOWN_TO = "medium-30"
 POOR_FROM = "minimal-20"
-_ORDER = [name for name, _, _ in _RUNGS] + [VOICE]
+_ORDER = [name for name, _, _ in _RUNGS] + [AVATAR, VOICE]
 #: the seed's tiers (000_83f874f78a8d4b33 §4) among the rungs
 NAMED = {"high": "High", "medium": "Medium", "low": "Low"}
 
@@ -118,14 +129,20 @@ class Ladder:
             if rungs and rungs[-1].quality == quality:
                 continue  # the base is already lighter than this rung
             rungs.append(Rung(name, quality, profile))
+        rungs.append(Rung(AVATAR, None, -1))
         rungs.append(Rung(VOICE, None, -1))
-        for upper, lower in itertools.pairwise(rungs[:-1]):
+        for upper, lower in itertools.pairwise(rungs[:-2]):
             assert _weight(upper) > _weight(lower), "rungs must get lighter down the ladder"
         self.rungs: tuple[Rung, ...] = tuple(rungs)
         self._measured: dict[int, float] = {}  # profile -> mean frame bytes
 
     def __len__(self) -> int:
         return len(self.rungs)
+
+    @property
+    def lightest(self) -> int:
+        """The index of the lightest hologram rung (the avatar is the next one)."""
+        return len(self.rungs) - 3
 
     def index(self, name: str) -> int:
         for i, rung in enumerate(self.rungs):
@@ -152,6 +169,8 @@ class Ladder:
     def kbps(self, index: int) -> float | None:
         """The expected bitrate of rung ``index`` (0 for voice only; None: nothing measured)."""
         rung = self.rungs[index]
+        if rung.name == AVATAR:
+            return AVATAR_KBPS
         if rung.quality is None:
             return 0.0
         size = self.frame_bytes(rung.profile)
@@ -166,6 +185,8 @@ def describe_rung(name: str, kbps: float | None) -> str:
     """``"medium (Medium) 1.4 Mbit/s"``-style text of a rung and its bitrate, for the UI."""
     if name == VOICE:
         return "voice only"
+    if name == AVATAR:
+        return "avatar"
     named = f" ({NAMED[name]})" if name in NAMED else ""
     rate = "" if kbps is None else f" {kbps / 1000:.1f} Mbit/s"
     return f"{name}{named}{rate}"
@@ -186,7 +207,7 @@ class RungChooser:
         # a new receiver starts two rungs down (High at the default quality) and climbs a rung
         # every half second while no limit is known: full within a second on a good link, and
         # a slow one is not flooded with the heaviest frames first
-        self.index = min(START_RUNG, len(ladder) - 2)
+        self.index = min(START_RUNG, ladder.lightest)
         self.hold_s = HOLD_S
         self._above_since: float | None = None
         self._climbed_at = -math.inf
@@ -202,12 +223,17 @@ class RungChooser:
             if self.index != 0 and self._up_due(now, HOLD_S / 4):
                 self._move(self.index - 1, now, up=False)  # not a probe: a failure is no news
             return self.index
-        lightest = ladder.kbps(len(ladder) - 2)
-        if self.rung.quality is None and lightest is not None and lightest > target_kbps:
-            # voice only: nothing arrives to estimate from, so the estimate cannot grow; try
-            # the lightest hologram after the hold (the sender lifts the estimate for it)
-            if self._up_due(now, self.hold_s):
-                self._move(self.index - 1, now, up=True)
+        lightest = ladder.kbps(ladder.lightest)
+        if not self.rung.hologram and lightest is not None and lightest > target_kbps:
+            # avatar or voice only: no hologram arrives to estimate from, so the estimate
+            # cannot grow; try the lightest hologram after the hold (the sender lifts the
+            # estimate for it). From voice only, the avatar as soon as it fits.
+            if self.rung.name == AVATAR and target_kbps < AVATAR_KBPS:
+                self._move(self.index + 1, now, up=False)  # not even the avatar fits
+            elif self.rung.name == VOICE and target_kbps >= UP_MARGIN * AVATAR_KBPS:
+                self._move(self.index - 1, now, up=False)
+            elif self._up_due(now, self.hold_s):
+                self._move(ladder.lightest, now, up=True)
             return self.index
         current = ladder.kbps(self.index)
         if current is not None and current > target_kbps:

@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiortc.contrib.media import MediaRelay
@@ -315,9 +315,10 @@ class MeshTopology:
     def hologram_paths(self) -> list[HologramPath]:
         return [p for p in self.peers.values() if p.hologram_open]
 
-    def send_hologram(self, messages: list[bytes]) -> None:
+    def send_hologram(self, messages: list[bytes], to: Collection[str] | None = None) -> None:
         for peer in self.peers.values():
-            peer.send_hologram(messages)
+            if to is None or peer.user_id in to:
+                peer.send_hologram(messages)
 
     def send_raw(self, channel: str, data: bytes | str, to: str | None) -> None:
         for peer in list(self.peers.values()):

@@ -9,9 +9,11 @@ Data-channel codecs climb the quality ladder (:mod:`.ladder`) per receiver: each
 :class:`~holocall_desktop.transport.ladder.RungChooser` picks a rung from the bandwidth estimate
 of the path to it (:mod:`.congestion`); a frame is encoded once per distinct profile among the
 receivers it is due for (a rung's frame rate is kept per receiver), so a receiver on a slow link
-does not drag the others down. The parity of each profile's frames follows the worst fragment
-loss among its receivers (:meth:`CongestionControl.parity`). A video-track codec has aiortc's
-own congestion control and sends one quality to everyone.
+does not drag the others down. A receiver on the avatar rung gets no hologram; the engine sends
+it our avatar frames instead (:meth:`HologramSender.avatar_receivers`). The parity of each
+profile's frames follows the worst fragment loss among its receivers
+(:meth:`CongestionControl.parity`). A video-track codec has aiortc's own congestion control and
+sends one quality to everyone.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from holocall_desktop.codec.base import (
 )
 from holocall_desktop.codec.volumetric import DEFAULT_PARITY
 from holocall_desktop.model import DepthFrame, LatestMailbox
-from holocall_desktop.transport.ladder import Ladder, RungChooser
+from holocall_desktop.transport.ladder import AVATAR, Ladder, RungChooser
 from holocall_desktop.transport.topology import HologramPath, Topology
 from holocall_desktop.transport.tracks import VIDEO_CLOCK, packed_to_video_frame
 
@@ -97,6 +99,8 @@ class HologramSender:
         self._t0 = time.time()
         self.frames_sent = 0
         self._receivers: weakref.WeakKeyDictionary[Any, _Receiver] = weakref.WeakKeyDictionary()
+        #: who is on the avatar rung now (user ids; replaced on the loop, read from any thread)
+        self._avatar_receivers: frozenset[str] = frozenset()
 
     def offer(self, frame: DepthFrame, capture_time: float) -> None:
         """The newest captured frame (any thread); call :meth:`wake` on the loop after it."""
@@ -141,18 +145,22 @@ class HologramSender:
     ) -> None:
         now = time.monotonic()
         groups: dict[int, list[HologramPath]] = {}
+        avatars: set[str] = set()
         for path in paths:
             state = self.receiver(path)
-            before = state.chooser.index
+            before = state.chooser.rung
             index = state.chooser.update(path.congestion.target_kbps(), now) if self.adapt else 0
             rung = self.ladder.rungs[index]
-            if before == len(self.ladder) - 1 and index != before:
-                path.congestion.probe(self.ladder.kbps(index) or 0.0)  # back from voice only
+            if not before.hologram and rung.hologram:
+                path.congestion.probe(self.ladder.kbps(index) or 0.0)  # back to holograms
+            if rung.name == AVATAR:
+                avatars.add(path.user_id)
             if rung.quality is None:
-                continue  # voice only for this receiver
+                continue  # avatar or voice only for this receiver
             if not state.limiter.due(capture_time, rung.quality.max_fps):
                 continue
             groups.setdefault(rung.profile, []).append(path)
+        self._avatar_receivers = frozenset(avatars)
         if not groups:
             return
         for profile, group in groups.items():
@@ -182,6 +190,11 @@ class HologramSender:
         if state is None:
             state = self._receivers[path] = _Receiver(RungChooser(self.ladder))
         return state
+
+    def avatar_receivers(self) -> frozenset[str]:
+        """The receivers (user ids) on the avatar rung: they get our avatar frames instead of
+        the hologram (any thread)."""
+        return self._avatar_receivers
 
     def rung_of(self, path: Any) -> tuple[str, float | None] | None:
         """The rung we send ``path`` and its expected bitrate (None before the first frame)."""

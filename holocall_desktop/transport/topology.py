@@ -11,7 +11,7 @@ Everything runs on the engine's event loop. A topology reports upward only throu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol
 
 from holocall_desktop.codec import control as wire
@@ -81,8 +81,9 @@ class Topology(Protocol):
     def hologram_paths(self) -> list[HologramPath]:
         """The receivers whose hologram channel is open (each may get its own rung)."""
 
-    def send_hologram(self, messages: list[bytes]) -> None:
-        """Small messages (avatar, anchor) to everyone on the hologram path."""
+    def send_hologram(self, messages: list[bytes], to: Collection[str] | None = None) -> None:
+        """Small messages (avatar, anchor) to everyone on the hologram path (or those of
+        ``to``, user ids)."""
 
     def send_raw(self, channel: str, data: bytes | str, to: str | None) -> None: ...
 

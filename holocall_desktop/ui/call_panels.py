@@ -98,12 +98,13 @@ class ParticipantsPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        # the network took our hologram to someone down to voice only, or gave it back
+        # the network took our hologram to someone down to the avatar or voice only, or gave
+        # it back
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: #ffb74d; padding: 2px;")
         self.notice.hide()
-        self._voice_only: set[str] = set()
+        self._hologram_off: set[str] = set()
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self._notice_expired)
@@ -144,23 +145,24 @@ class ParticipantsPanel(QWidget):
         if isinstance(event, NetworkNotice):
             self._show_notice(event)
         elif isinstance(event, ParticipantRemoved):
-            self._voice_only.discard(event.participant.user_id)
-            if not self._voice_only and not self._notice_timer.isActive():
+            self._hologram_off.discard(event.participant.user_id)
+            if not self._hologram_off and not self._notice_timer.isActive():
                 self.notice.hide()
 
     def _show_notice(self, event: NetworkNotice) -> None:
-        """A voice-only notice stays while it holds; "sees your hologram again" for 8 s."""
-        if event.voice_only:
-            self._voice_only.add(event.user_id)
+        """An avatar or voice-only notice stays while it holds; "sees your hologram again"
+        stays 8 s."""
+        if event.down:
+            self._hologram_off.add(event.user_id)
             self._notice_timer.stop()
         else:
-            self._voice_only.discard(event.user_id)
+            self._hologram_off.discard(event.user_id)
             self._notice_timer.start(8000)
-        self.notice.setText("⚠ " + event.message if event.voice_only else event.message)
+        self.notice.setText("⚠ " + event.message if event.down else event.message)
         self.notice.show()
 
     def _notice_expired(self) -> None:
-        if self._voice_only:
+        if self._hologram_off:
             return
         self.notice.hide()
 

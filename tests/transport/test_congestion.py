@@ -11,7 +11,16 @@ import pytest
 from holocall_desktop.codec.base import Quality
 from holocall_desktop.codec.control import decode_control, encode_control
 from holocall_desktop.transport.congestion import ArrivalRecorder, CongestionControl, Signal
-from holocall_desktop.transport.ladder import HOLD_S, VOICE, Ladder, RungChooser
+from holocall_desktop.transport.ladder import (
+    AVATAR,
+    AVATAR_KBPS,
+    HOLD_S,
+    VOICE,
+    Ladder,
+    RungChooser,
+    describe_rung,
+    rung_rating,
+)
 
 
 @dataclasses.dataclass
@@ -142,9 +151,12 @@ def test_rungs_get_lighter_and_name_the_seed_tiers() -> None:
     lad = ladder()
     rates = [lad.kbps(i) for i in range(len(lad))]
     assert all(a is not None and b is not None and a > b for a, b in itertools.pairwise(rates))
-    holograms = [r for r in rates if r]
+    holograms = rates[: lad.lightest + 1]
     assert all(a / b <= 1.5 + 1e-9 for a, b in itertools.pairwise(holograms))
     assert lad.rungs[-1].name == VOICE and lad.rungs[-1].quality is None
+    assert lad.rungs[-2].name == AVATAR and not lad.rungs[-2].hologram
+    assert rates[-2] == AVATAR_KBPS < rates[lad.lightest]  # type: ignore[operator]
+    assert describe_rung(AVATAR, AVATAR_KBPS) == "avatar" and rung_rating(AVATAR) == 2
     assert "High" in lad.describe(lad.index("high"))
     assert 2000 < rates[lad.index("high")] < 3500  # type: ignore[operator]
     assert 1000 < rates[lad.index("medium")] < 1800  # type: ignore[operator]
@@ -174,7 +186,8 @@ def test_chooser_drops_at_once_and_climbs_after_the_hold() -> None:
     plenty = 1.2 * lad.kbps(low - 1)  # type: ignore[operator]
     assert ch.update(plenty, 1.0) == low  # not at once
     assert ch.update(plenty, 1.0 + HOLD_S) == low - 1
-    assert ch.update(10.0, 2.0 + HOLD_S) == len(lad) - 1  # nothing fits: voice only
+    assert ch.update(100.0, 2.0 + HOLD_S) == len(lad) - 2  # no hologram fits: the avatar
+    assert ch.update(10.0, 3.0 + HOLD_S) == len(lad) - 1  # not even that: voice only
 
 
 def test_a_climb_that_fails_doubles_the_hold() -> None:
@@ -202,10 +215,47 @@ def test_from_voice_only_the_lightest_hologram_is_tried_after_the_hold() -> None
     ch = RungChooser(lad)
     assert ch.update(5.0, 0.0) == len(lad) - 1  # nothing fits: voice only
     assert ch.update(5.0, 1.0) == len(lad) - 1
-    assert ch.update(5.0, 1.1 + HOLD_S) == len(lad) - 2  # the estimate is stale: try
+    assert ch.update(5.0, 1.1 + HOLD_S) == lad.lightest  # the estimate is stale: try
     cc = CongestionControl()
     cc.rate.estimate_kbps = 5.0
-    cc.probe(lad.kbps(len(lad) - 2) or 0.0)
+    cc.probe(lad.kbps(lad.lightest) or 0.0)
     target = cc.target_kbps()
-    assert target is not None and target >= (lad.kbps(len(lad) - 2) or 0.0)
-    assert ch.update(target, 1.2 + HOLD_S) == len(lad) - 2  # and it holds until reports say
+    assert target is not None and target >= (lad.kbps(lad.lightest) or 0.0)
+    assert ch.update(target, 1.2 + HOLD_S) == lad.lightest  # and it holds until reports say
+
+
+def test_the_avatar_comes_back_at_once_and_holograms_are_probed_from_it() -> None:
+    lad = ladder()
+    ch = RungChooser(lad)
+    assert ch.update(5.0, 0.0) == len(lad) - 1  # voice only
+    assert ch.update(2 * AVATAR_KBPS, 0.5) == len(lad) - 2  # the avatar fits again: at once
+    assert ch.update(2 * AVATAR_KBPS, 1.0) == len(lad) - 2
+    # no hologram arrives to lift the estimate: the lightest one is tried after the hold
+    assert ch.update(2 * AVATAR_KBPS, 0.9 + HOLD_S) == len(lad) - 2
+    assert ch.update(2 * AVATAR_KBPS, 1.0 + HOLD_S) == lad.lightest
+    assert ch.update(2 * AVATAR_KBPS, 1.2 + HOLD_S) == len(lad) - 2  # it did not fit
+    start = t = 1.3 + HOLD_S
+    while ch.index == len(lad) - 2:  # the failed climb doubled the hold
+        ch.update(2 * AVATAR_KBPS, t)
+        t += 0.1
+    assert ch.index == lad.lightest and t - start > 1.8 * HOLD_S
+
+
+def test_reports_that_stop_while_frames_go_out_halve_the_estimate_each_second() -> None:
+    cc = CongestionControl()
+    for i in range(30):  # frames go out; no report ever came: an older receiver, left alone
+        cc.frame_sent(i, 20_000, i / 30)
+    assert cc.target_kbps() is None
+    link = Bottleneck(kbps=100_000)
+    t = drive(link, 1.0, kbps=5000)  # a fast link: reports, no limit
+    assert link.cc.target_kbps() is None
+    # the link all but stops: frames still go out, no report comes back
+    size = 5000 * 1000 // 8 // 30
+    targets = []
+    for n in range(1, 4 * 30):
+        link.cc.frame_sent(10_000 + n, size, t + n / 30)
+        targets.append(link.cc.target_kbps())
+    assert targets[15] is None  # under a second: nothing yet
+    first = next(x for x in targets if x is not None)
+    assert 2000 < first < 3000  # half of what was sent over the last second
+    assert targets[-1] is not None and targets[-1] < first / 3  # halved again each second
