@@ -36,7 +36,10 @@ When the reports stop altogether while frames go out (a link that suddenly becam
 than what is sent queues the reports behind the frames, for seconds), each second without one
 halves the estimate (from what was sent over the last second when no estimate was known yet),
 as GCC does on a feedback timeout; a receiver that never sent a report (an older build) is left
-alone.
+alone. The reports are ordered and reliable (``control``), so on a lossy link one lost packet
+holds them back for SCTP's retransmission timeout (at least 1 s) while the frames themselves
+flow: when the reports that come after the silence show no queue, the estimate is given back
+what it was before it.
 
 The target is the least of the two and of what the receiver asks for because it cannot decode
 faster (``QualityFeedback.max_bitrate_kbps``). Pure logic on injected times, no I/O: the peer
@@ -361,6 +364,11 @@ class CongestionControl:
         self._skips_since = -math.inf
         self._report_at = -math.inf
         self._timeout_at = -math.inf
+        self._unreported_since: float | None = None  # the first frame sent since the last report
+        #: feedback timeouts since the last report, and the estimate before the first (given
+        #: back when the reports after them show no queue)
+        self._timed_out = False
+        self._before_timeout: float | None = None
         #: (arrival, one-way delay) of the frames that may still be the least of the window
         self._owd: collections.deque[tuple[float, float]] = collections.deque()
         self.queue_ms = 0.0  # this frame's delay above the least of the last 10 s
@@ -372,24 +380,44 @@ class CongestionControl:
     def frame_sent(self, frame_id: int, size: int, now: float, fragments: int = 1) -> None:
         self._sent[frame_id] = _Sent(now, size, fragments)
         self._attempt(now, skipped=False)
-        self._check_feedback(now)
         # no word on these for long (reports missing altogether): forget them, uncounted
         self._forget_before(now - HISTORY_S, count=False)
 
     def _check_feedback(self, now: float) -> None:
-        """Halve the estimate for each second without a report while frames go out."""
+        """Halve the estimate for each timeout without a report while frames go out."""
+        if self._unreported_since is None:
+            self._unreported_since = now
         if self._report_at == -math.inf:
             return  # this receiver does not report (or not yet): nothing to miss
-        if now - max(self._report_at, self._timeout_at) < FEEDBACK_TIMEOUT_S:
+        since = max(self._report_at, self._timeout_at, self._unreported_since)
+        if now - since < FEEDBACK_TIMEOUT_S:
             return
-        waiting = [s for s in self._sent.values() if now - s.sent < FEEDBACK_TIMEOUT_S]
-        if len(waiting) == len(self._sent):
-            return  # nothing has waited a whole timeout for its report yet
-        sent_kbps = sum(s.size for s in waiting) * 8 / 1000 / FEEDBACK_TIMEOUT_S
-        base = self.rate.estimate_kbps if self.rate.estimate_kbps is not None else sent_kbps
+        recent = [s.size for s in self._sent.values() if now - s.sent < 1.0]
+        # no estimate yet: what was sent over the last second, or (every frame skipped, the
+        # channel full) what arrived before the silence
+        base = self.rate.estimate_kbps
+        if base is None:
+            base = max(sum(recent) * 8 / 1000, self.arriving_kbps() or 0.0)
+        if base <= 0:
+            return
+        if not self._timed_out:
+            self._timed_out, self._before_timeout = True, self.rate.estimate_kbps
         self.rate.estimate_kbps = max(1.0, 0.5 * base)
         self._timeout_at = now
         log.info("no report for %.1f s: estimate %.0f kbit/s", now - self._report_at, base / 2)
+
+    def _after_timeout(self, signal: Signal) -> None:
+        """Reports again after feedback timeouts. No queue: the silence was the reports' own
+        (held back by a retransmission), so the estimate before it comes back. A queue: the
+        link did slow down, and the timeouts' guess gives way to what now arrives."""
+        self._timed_out = False
+        arriving = self.arriving_kbps()
+        if signal is not Signal.OVERUSE and self._before_timeout is not None:
+            log.info("reports back without a queue: estimate %s", _kbps(self._before_timeout))
+            self.rate.estimate_kbps = self._before_timeout
+        elif signal is Signal.OVERUSE and arriving:
+            est = self.rate.estimate_kbps
+            self.rate.estimate_kbps = max(est or 0.0, BETA * arriving)
 
     def _forget_before(self, when: float, count: bool) -> None:
         while self._sent:
@@ -407,6 +435,7 @@ class CongestionControl:
 
     def _attempt(self, now: float, skipped: bool) -> None:
         """A frame offered to the channel: sent, or ``skipped``."""
+        self._check_feedback(now)
         if now - self._skips_since >= 1.0:
             attempts, skips = self._attempts
             # only while reports come in time and show no queue: then the channel itself
@@ -426,6 +455,7 @@ class CongestionControl:
 
     def on_report(self, report: ArrivalReport, now: float) -> None:
         self._report_at = now
+        self._unreported_since = None
         for a in sorted(report.frames, key=lambda f: f.arrival_us):
             self._on_frame(a, report.base_time + a.arrival_us / 1e6)
         signal = self.detector.signal
@@ -434,6 +464,8 @@ class CongestionControl:
             log.debug("queue of %.0f ms", self.queue_ms)
         if signal is Signal.OVERUSE:
             self._overuse_at = now
+        if self._timed_out:
+            self._after_timeout(signal)
         self.rate.update(signal, self.arriving_kbps(), now)
         self._update_loss(now)
 
@@ -541,6 +573,12 @@ class CongestionControl:
         if self.fragment_loss is None:
             return None
         return min(MAX_PARITY, max(MIN_PARITY, PARITY_PER_LOSS * self.fragment_loss))
+
+    def start_from(self, kbps: float) -> None:
+        """A new connection replaces one that broke, whose target was ``kbps``: start from it
+        instead of no limit (the top rung into a link that may have just failed under it)."""
+        if self.rate.estimate_kbps is None:
+            self.rate.estimate_kbps = kbps
 
     def probe(self, kbps: float) -> None:
         """We are about to send ``kbps`` to find out whether it fits (coming back from voice

@@ -255,7 +255,26 @@ def test_reports_that_stop_while_frames_go_out_halve_the_estimate_each_second() 
     for n in range(1, 4 * 30):
         link.cc.frame_sent(10_000 + n, size, t + n / 30)
         targets.append(link.cc.target_kbps())
-    assert targets[15] is None  # under a second: nothing yet
+    assert targets[20] is None  # under a second: nothing yet
     first = next(x for x in targets if x is not None)
     assert 2000 < first < 3000  # half of what was sent over the last second
     assert targets[-1] is not None and targets[-1] < first / 3  # halved again each second
+
+
+def test_reports_held_back_without_a_queue_give_the_estimate_back() -> None:
+    link = Bottleneck(kbps=3000)
+    t = drive(link, 3.0, kbps=4000)  # overuse: an estimate under 3000
+    before = link.cc.target_kbps()
+    assert before is not None and before < 3000
+    t = drive(link, 4.0, kbps=0.8 * before, t0=t)  # the queue drains
+    before = link.cc.target_kbps()
+    assert before is not None
+    # the reports stall 1.5 s (a retransmission on a lossy link) while frames flow unqueued
+    size = int(0.8 * before * 1000 / 8 / 30)
+    for _ in range(45):
+        link.send(t, size)
+        t += 1 / 30
+    assert (link.cc.target_kbps() or 0) < 0.6 * before  # the timeout halved it
+    drive(link, 0.5, kbps=0.8 * before, t0=t)  # the reports come: no queue
+    after = link.cc.target_kbps()
+    assert after is not None and after > 0.8 * before
