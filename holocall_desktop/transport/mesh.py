@@ -81,6 +81,8 @@ class MeshTopology:
         #: participants whose connection broke (reported gone, a new one being tried out of
         #: sight) -> new connections tried since
         self._reconnecting: dict[str, int] = {}
+        #: the bandwidth target of a connection that broke: where its replacement starts
+        self._last_target: dict[str, float] = {}
 
     @property
     def my_seat(self) -> int:
@@ -199,6 +201,9 @@ class MeshTopology:
         self.peers[user] = peer
         # a new connection to someone whose connection broke stays out of sight until it is up
         peer.shown = user not in self._reconnecting
+        target = self._last_target.pop(user, None)
+        if target is not None and not peer.shown:  # not the full rung into a link that broke
+            peer.congestion.start_from(target)
         if peer.shown:
             self.events.participant_changed(peer.info())
         return peer
@@ -235,6 +240,9 @@ class MeshTopology:
         if gone.shown:
             self.events.participant_left(user_id, reason)
         if failed and not self._leaving and user_id in self._seats:
+            target = gone.congestion.target_kbps()
+            if target is not None:
+                self._last_target[user_id] = target
             attempt = self._reconnecting[user_id] = self._reconnecting.get(user_id, 0) + 1
             delay = min(RECONNECT_FIRST_S * 2 ** (attempt - 1), RECONNECT_MAX_S)
             self._schedule(self._reconnect(user_id, delay))
