@@ -103,6 +103,8 @@ class PeerStats:
     # the path to them (docs/calls.md, Adapting to the network)
     estimate_kbps: float | None = None  # our bandwidth estimate for our hologram to them
     remote_frame_loss: float | None = None  # share of our frames they could not rebuild
+    #: share of our hologram fragments lost on the way (before the parity rebuilt frames)
+    fragment_loss_out: float | None = None
     send_rung: str | None = None  # the rung of the quality ladder we send them
     send_rung_kbps: float | None = None  # … and its expected bitrate
     network: str = "unknown"  # "excellent", "good", "poor" or "unknown"

@@ -495,5 +495,8 @@ class Peer:
         st = self.metrics.collect(rtp, now_mono)
         cc = self.congestion
         return dataclasses.replace(
-            st, estimate_kbps=cc.target_kbps(), remote_frame_loss=cc.frame_loss
+            st,
+            estimate_kbps=cc.target_kbps(),
+            remote_frame_loss=cc.frame_loss,
+            fragment_loss_out=cc.fragment_loss,
         )

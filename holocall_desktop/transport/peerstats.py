@@ -183,7 +183,8 @@ JITTER_STEPS_MS = (30.0, 100.0)
 def assess_network(st: PeerStats) -> tuple[str, str]:
     """The network to one participant as the user is told it: ``"excellent"``, ``"good"``,
     ``"poor"`` or ``"unknown"``, with the reason for anything below excellent. From the loss
-    both ways (what arrives from them; what of ours they could not rebuild), the round trip,
+    both ways (what arrives from them; of ours, the fragments lost on the way or the frames
+    they could not rebuild, whichever is more), the round trip,
     the jitter and the rung of the quality ladder our hologram to them is down to."""
     if st.rtt_ms is None and st.loss is None:
         return "unknown", "measuring"
@@ -195,7 +196,11 @@ def assess_network(st: PeerStats) -> tuple[str, str]:
         findings.append((1 if value >= steps[1] else 0, text))
 
     check(st.loss, LOSS_STEPS, f"{(st.loss or 0) * 100:.0f} % loss")
-    check(st.remote_frame_loss, LOSS_STEPS, f"{(st.remote_frame_loss or 0) * 100:.0f} % loss out")
+    # our packets lost on the way to them: what the parity had to make good, or could not
+    out = max(
+        (x for x in (st.remote_frame_loss, st.fragment_loss_out) if x is not None), default=None
+    )
+    check(out, LOSS_STEPS, f"{(out or 0) * 100:.0f} % loss out")
     check(st.rtt_ms, RTT_STEPS_MS, f"round trip {st.rtt_ms or 0:.0f} ms")
     check(st.jitter_ms, JITTER_STEPS_MS, f"jitter {st.jitter_ms or 0:.0f} ms")
     rating = 0 if st.send_rung is None else rung_rating(st.send_rung)
