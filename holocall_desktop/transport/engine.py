@@ -39,14 +39,12 @@ from holocall_desktop.transport.api import (
     CallSummary,
     MediaMode,
     ParticipantInfo,
-    PeerStats,
     RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
 )
 from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
-from holocall_desktop.transport.peerstats import assess_network
 from holocall_desktop.transport.sender import HologramSender
 from holocall_desktop.transport.signaling import SignalingClient, SignalingError, client_tls
 from holocall_desktop.transport.topology import Topology
@@ -72,6 +70,14 @@ class EngineOptions:
     #: Fragments), and voice with Opus FEC and loss concealment (transport/voice.py; for the
     #: whole process); False sends as before them, only to measure the difference
     loss_protection: bool = True
+
+
+def _install(options: EngineOptions) -> None:
+    """What aioice and aiortc get for the whole process: our host addresses, and voice with FEC
+    and loss concealment (unless measuring without the loss protection)."""
+    ice.install()
+    if options.loss_protection:
+        voice.use_resilient_voice()
 
 
 class _Mailboxes:
@@ -151,9 +157,7 @@ class CallEngine:
         """Start the network thread (returns at once; progress arrives through the listener)."""
         if self._thread is not None:
             raise RuntimeError("the call engine was already started")
-        ice.install()
-        if self.options.loss_protection:
-            voice.use_resilient_voice()
+        _install(self.options)
         self._started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="holocall-network", daemon=True)
         self._thread.start()
@@ -169,8 +173,7 @@ class CallEngine:
 
     @property
     def quality(self) -> Quality:
-        """The quality given: the top rung of the quality ladder (each receiver gets the rung
-        its link allows: ``PeerStats.send_rung``)."""
+        """The quality given: the ladder's top rung (PeerStats.send_rung: each receiver's)."""
         return self._sender.quality
 
     @property
@@ -220,22 +223,20 @@ class CallEngine:
         self._call_soon(self._sender.wake)
 
     def send_avatar(self, frame: AvatarFrame) -> None:
-        """Send an avatar frame (type 0x41) on the hologram channel (any thread): in AVATAR mode
-        to everyone; in VOLUMETRIC mode to the receivers on the quality ladder's avatar rung
-        (:attr:`wants_avatar`), who get no hologram now."""
+        """Send an avatar frame (type 0x41) on the hologram channel (any thread), to those
+        ``HologramSender.avatar_targets`` names for our mode."""
         data = encode_avatar_frame(frame)
-        if self._local.mode is MediaMode.AVATAR:
-            self._on_topology(lambda t: t.send_hologram([data]))
-        elif self._local.mode is MediaMode.VOLUMETRIC:
-            to = self._sender.avatar_receivers()
-            if to:
-                self._on_topology(lambda t: t.send_hologram([data], to))
+
+        def send(t: Topology) -> None:  # on the loop: after a set_mode made just before
+            if (to := self._sender.avatar_targets(self._local.mode)) is None or to:
+                t.send_hologram([data], to)
+
+        self._on_topology(send)
 
     @property
     def wants_avatar(self) -> bool:
-        """Some receiver is on the avatar rung: feed :meth:`send_avatar` as well as
-        :meth:`send_frame` (any thread)."""
-        return self._local.mode is MediaMode.VOLUMETRIC and bool(self._sender.avatar_receivers())
+        """Someone is on the avatar rung: feed send_avatar too (any thread)."""
+        return bool(self._sender.avatar_targets(self._local.mode))
 
     def send_anchor(
         self,
@@ -464,17 +465,9 @@ class CallEngine:
             await topology.keep_alive(now)
             if now >= next_stats:
                 next_stats = now + opts.stats_interval
-                stats = [self._with_rung(s, topology) for s in await topology.collect_stats()]
+                paths = topology.hologram_paths()
+                stats = [self._sender.with_rung(s, paths) for s in await topology.collect_stats()]
                 self._notify(lambda s=stats: self.listener.on_stats(s))  # type: ignore[misc]
-
-    def _with_rung(self, st: PeerStats, topology: Topology) -> PeerStats:
-        """The rung we send ``st``'s participant, and how good the network to it is."""
-        path = next((p for p in topology.hologram_paths() if p.user_id == st.user_id), None)
-        rung = self._sender.rung_of(path) if path is not None else None
-        if rung is not None:
-            st = dataclasses.replace(st, send_rung=rung[0], send_rung_kbps=rung[1])
-        network, reason = assess_network(st)
-        return dataclasses.replace(st, network=network, network_reason=reason)
 
     # ==== helpers ==============================================================================
 

@@ -37,7 +37,9 @@ from holocall_desktop.codec.base import (
 )
 from holocall_desktop.codec.volumetric import DEFAULT_PARITY
 from holocall_desktop.model import DepthFrame, LatestMailbox
+from holocall_desktop.transport.api import MediaMode, PeerStats
 from holocall_desktop.transport.ladder import AVATAR, Ladder, RungChooser
+from holocall_desktop.transport.peerstats import assess_network
 from holocall_desktop.transport.topology import HologramPath, Topology
 from holocall_desktop.transport.tracks import VIDEO_CLOCK, packed_to_video_frame
 
@@ -195,6 +197,22 @@ class HologramSender:
         """The receivers (user ids) on the avatar rung: they get our avatar frames instead of
         the hologram (any thread)."""
         return self._avatar_receivers
+
+    def avatar_targets(self, mode: MediaMode) -> frozenset[str] | None:
+        """Who gets our avatar frames: everyone (None) in AVATAR mode; in VOLUMETRIC mode the
+        receivers on the avatar rung; nobody with the camera off."""
+        if mode is MediaMode.AVATAR:
+            return None
+        return self._avatar_receivers if mode is MediaMode.VOLUMETRIC else frozenset()
+
+    def with_rung(self, st: PeerStats, paths: list[HologramPath]) -> PeerStats:
+        """``st`` with the rung we send its participant, and how good the network to it is."""
+        path = next((p for p in paths if p.user_id == st.user_id), None)
+        rung = self.rung_of(path) if path is not None else None
+        if rung is not None:
+            st = dataclasses.replace(st, send_rung=rung[0], send_rung_kbps=rung[1])
+        network, reason = assess_network(st)
+        return dataclasses.replace(st, network=network, network_reason=reason)
 
     def rung_of(self, path: Any) -> tuple[str, float | None] | None:
         """The rung we send ``path`` and its expected bitrate (None before the first frame)."""

@@ -59,9 +59,9 @@ def test_engine_api_between_two_engines(signal_server: RunningServer) -> None:
             guest.frame_drawn(got)
             assert guest.summary.join_time_s is not None
             # avatar, anchor, mode, consent
+            guest.set_mode(MediaMode.AVATAR)  # avatar frames go to everyone in AVATAR mode
             guest.send_avatar(AvatarFrame(timestamp=1.5, blendshapes=np.full(52, 0.5)))
             guest.send_anchor((1.0, 0.0, -2.0), (0.0, 0.0, 0.0, 1.0), "cloud-7")
-            guest.set_mode(MediaMode.AVATAR)
             guest.set_consent(True, False, recording=True)
             avatar = host.remote_avatars("guest").wait(10)
             assert avatar is not None and avatar.frame.timestamp == pytest.approx(1.5, abs=1e-6)
