@@ -5,13 +5,12 @@ namespaces, see holocall_desktop.netlab).
 Alice (with the signaling server) is in one namespace, Bob in the other; both send the synthetic
 person and a 440 Hz tone as their voice, and Bob's reception of Alice is measured (the voice with
 ``--hear``: how much of it was missing, how much was recovered from FEC or concealed, and how
-much of what Bob heard in the last second was the tone). Each scenario is a new call: it shapes both
-directions once Bob has Alice's first frame, waits
-``--settle`` seconds, then measures ``--seconds`` (longer where the scenario needs it: a step of
-the rate happens 15 s in, a cut 5 s in). ``--baseline adapt`` runs the same scenarios a second
-time with ``holocall join --no-adapt`` (one quality to everyone, as before the quality ladder),
-``--baseline protection`` with ``--no-loss-protection`` (no parity, no retransmission, no
-voice FEC or concealment), and
+much of what Bob heard in the last second was the tone). Each scenario is a new call: it shapes
+both directions once Bob has Alice's first frame, waits ``--settle`` seconds, then measures ``--seconds`` (longer
+where the scenario needs it: a step of the rate happens 15 s in, a cut 5 s in).
+``--baseline adapt`` runs the same scenarios a second time with ``holocall join --no-adapt``
+(one quality to everyone, as before the quality ladder), ``--baseline protection`` with
+``--no-loss-protection`` (no parity, no retransmission, no voice FEC or concealment), and
 prints the ratios.
 """
 
@@ -174,6 +173,8 @@ def _scenario(
     row.frame_loss = max(0.0, 1 - got / sent) if sent else 0.0
     row.sent = sent
     v0, v1 = b0.get("audio", {}).get("Alice", {}), b1.get("audio", {}).get("Alice", {})
+    if v1.get("receivedMs", 0) < v0.get("receivedMs", 0):
+        v0 = {}  # a new connection (after a cut) brought a new voice track: counted from 0
     row.voice_ms = v1.get("receivedMs", 0) - v0.get("receivedMs", 0)
     row.voice_missing_ms = v1.get("lostMs", 0) - v0.get("lostMs", 0)
     row.voice_made_ms = sum(v1.get(k, 0) - v0.get(k, 0) for k in ("recoveredMs", "concealedMs"))
