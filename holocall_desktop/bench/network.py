@@ -6,8 +6,9 @@ Alice (with the signaling server) is in one namespace, Bob in the other; both se
 person and a 440 Hz tone as their voice, and Bob's reception of Alice is measured (the voice with
 ``--hear``: how much of it was missing, how much was recovered from FEC or concealed, and how
 much of what Bob heard in the last second was the tone). Each scenario is a new call: it shapes
-both directions once Bob has Alice's first frame, waits ``--settle`` seconds, then measures ``--seconds`` (longer
-where the scenario needs it: a step of the rate happens 15 s in, a cut 5 s in).
+both directions once Bob has Alice's first frame, waits ``--settle`` seconds, then measures
+``--seconds`` (longer where the scenario needs it: a step of the rate happens 15 s in, a cut
+5 s in).
 ``--baseline adapt`` runs the same scenarios a second time with ``holocall join --no-adapt``
 (one quality to everyone, as before the quality ladder), ``--baseline protection`` with
 ``--no-loss-protection`` (no parity, no retransmission, no voice FEC or concealment), and
