@@ -33,13 +33,13 @@ still holds the one before counts that as overuse too, if the reports come in ti
 queue: SCTP's window shrinks on loss, so a lossy link can carry less than any delay shows.
 
 When the reports stop altogether while frames go out (a link that suddenly became far slower
-than what is sent queues the reports behind the frames, for seconds), each second without one
+than what is sent queues the reports behind the frames, for seconds), each 2 s without one
 halves the estimate (from what was sent over the last second when no estimate was known yet),
 as GCC does on a feedback timeout; a receiver that never sent a report (an older build) is left
 alone. The reports are ordered and reliable (``control``), so on a lossy link one lost packet
 holds them back for SCTP's retransmission timeout (at least 1 s) while the frames themselves
 flow: when the reports that come after the silence show no queue, the estimate is given back
-what it was before it.
+what it was before it (no limit, if there was none).
 
 The target is the least of the two and of what the receiver asks for because it cannot decode
 faster (``QualityFeedback.max_bitrate_kbps``). Pure logic on injected times, no I/O: the peer
@@ -67,8 +67,10 @@ REPORT_IDLE_S = 0.04
 MAX_TRACKED = 128
 #: frames sent and not reported yet that the sender remembers; older ones count as lost
 HISTORY_S = 2.0
-#: no report for this long while frames go out: the estimate halves (and again after as long)
-FEEDBACK_TIMEOUT_S = 1.0
+#: no report for this long while frames go out: the estimate halves (and again after as long).
+#: Twice SCTP's least retransmission timeout: on a lossy link one lost packet holds the
+#: (ordered, reliable) reports back for a second while the frames flow.
+FEEDBACK_TIMEOUT_S = 2.0
 #: a frame sent this long before one that was reported, and not reported itself, was lost
 REORDER_S = 0.2
 
@@ -412,7 +414,7 @@ class CongestionControl:
         link did slow down, and the timeouts' guess gives way to what now arrives."""
         self._timed_out = False
         arriving = self.arriving_kbps()
-        if signal is not Signal.OVERUSE and self._before_timeout is not None:
+        if signal is not Signal.OVERUSE:
             log.info("reports back without a queue: estimate %s", _kbps(self._before_timeout))
             self.rate.estimate_kbps = self._before_timeout
         elif signal is Signal.OVERUSE and arriving:

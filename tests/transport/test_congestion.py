@@ -241,7 +241,7 @@ def test_the_avatar_comes_back_at_once_and_holograms_are_probed_from_it() -> Non
     assert ch.index == lad.lightest and t - start > 1.8 * HOLD_S
 
 
-def test_reports_that_stop_while_frames_go_out_halve_the_estimate_each_second() -> None:
+def test_reports_that_stop_while_frames_go_out_halve_the_estimate_every_2_s() -> None:
     cc = CongestionControl()
     for i in range(30):  # frames go out; no report ever came: an older receiver, left alone
         cc.frame_sent(i, 20_000, i / 30)
@@ -252,13 +252,13 @@ def test_reports_that_stop_while_frames_go_out_halve_the_estimate_each_second() 
     # the link all but stops: frames still go out, no report comes back
     size = 5000 * 1000 // 8 // 30
     targets = []
-    for n in range(1, 4 * 30):
+    for n in range(1, 7 * 30):
         link.cc.frame_sent(10_000 + n, size, t + n / 30)
         targets.append(link.cc.target_kbps())
-    assert targets[20] is None  # under a second: nothing yet
+    assert targets[50] is None  # under the timeout: nothing yet
     first = next(x for x in targets if x is not None)
     assert 2000 < first < 3000  # half of what was sent over the last second
-    assert targets[-1] is not None and targets[-1] < first / 3  # halved again each second
+    assert targets[-1] is not None and targets[-1] < first / 3  # halved again every 2 s
 
 
 def test_reports_held_back_without_a_queue_give_the_estimate_back() -> None:
@@ -269,9 +269,9 @@ def test_reports_held_back_without_a_queue_give_the_estimate_back() -> None:
     t = drive(link, 4.0, kbps=0.8 * before, t0=t)  # the queue drains
     before = link.cc.target_kbps()
     assert before is not None
-    # the reports stall 1.5 s (a retransmission on a lossy link) while frames flow unqueued
+    # the reports stall 2.5 s (retransmissions on a lossy link) while frames flow unqueued
     size = int(0.8 * before * 1000 / 8 / 30)
-    for _ in range(45):
+    for _ in range(75):
         link.send(t, size)
         t += 1 / 30
     assert (link.cc.target_kbps() or 0) < 0.6 * before  # the timeout halved it
