@@ -15,8 +15,10 @@ Here:
   cut, a sender that restarted) is left as a gap for the playout buffer. Frames made up this
   way carry ``opaque`` = ``"fec"`` or ``"plc"``, so a meter can tell them from received audio.
 
-:func:`use_resilient_voice` makes aiortc use both for every Opus stream of this process; the
-libopus used is the one PyAV ships (or the system's, for a PyAV built from source).
+:func:`use_resilient_voice` makes aiortc use both for every Opus stream of this process, and
+announces ``useinbandfec=1`` in its SDP so that a browser may send FEC too (not tried with a
+real browser yet); the libopus used is
+the one PyAV ships (or the system's, for a PyAV built from source).
 """
 
 from __future__ import annotations
@@ -201,6 +203,16 @@ class ResilientOpusDecoder:
 _installed = False
 
 
+def _announce_fec() -> None:
+    """Say in our SDP that we decode Opus FEC (``a=fmtp:… useinbandfec=1``), so that a browser
+    sends it too (aiortc's Opus codec entry carries no parameters)."""
+    from aiortc.codecs import CODECS
+
+    for codec in CODECS.get("audio", []):
+        if codec.mimeType.lower() == "audio/opus":
+            codec.parameters.setdefault("useinbandfec", 1)
+
+
 def use_resilient_voice() -> bool:
     """Make aiortc encode and decode every Opus stream of this process with the classes here
     (once; later calls do nothing). Returns ``False``, changing nothing, when libopus is missing
@@ -231,6 +243,7 @@ def use_resilient_voice() -> bool:
 
     receiver_module.get_decoder = get_decoder
     sender_module.get_encoder = get_encoder
+    _announce_fec()
     _installed = True
     log.info("voice: Opus with in-band FEC and concealment (%s)", version)
     return True

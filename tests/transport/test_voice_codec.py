@@ -134,3 +134,19 @@ def test_aiortc_uses_it_for_opus_only() -> None:
     assert isinstance(sender_module.get_encoder(opus), ResilientOpusEncoder)
     pcmu = by_mime["audio/pcmu"]
     assert not isinstance(receiver_module.get_decoder(pcmu), ResilientOpusDecoder)
+
+
+async def test_our_sdp_says_we_decode_opus_fec() -> None:
+    from aiortc import RTCPeerConnection
+
+    assert voice.use_resilient_voice()
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("audio")
+        await pc.setLocalDescription(await pc.createOffer())
+        lines = pc.localDescription.sdp.splitlines()
+    finally:
+        await pc.close()
+    (opus,) = [line for line in lines if line.startswith("a=rtpmap:") and "opus/48000" in line]
+    pt = opus.split(":")[1].split()[0]
+    assert f"a=fmtp:{pt} useinbandfec=1" in lines
