@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from holocall_desktop.transport.api import PeerStats
-from holocall_desktop.transport.peerstats import MIN_REQUEST_KBPS, PeerMetrics
+from holocall_desktop.transport.peerstats import MIN_REQUEST_KBPS, PeerMetrics, assess_network
 
 
 def _stats(**kw: object) -> PeerStats:
@@ -39,3 +39,16 @@ def test_a_frame_still_arriving_is_not_counted_lost() -> None:
     assert m.collect({}, 1.0).loss == 0.0
     m.ids_seen, m.ids_done, m.ids_pending = 60, 59, 0  # it completed; one other was lost
     assert m.collect({}, 2.0).loss == 1 - 30 / 31
+
+
+def test_the_network_rating_names_the_worst_reasons_first_then_the_lesser_ones() -> None:
+    clean = PeerStats(user_id="a", rtt_ms=20.0, loss=0.0)
+    assert assess_network(clean) == ("excellent", "")
+    lossy = PeerStats(user_id="a", rtt_ms=20.0, loss=0.0, fragment_loss_out=0.15)
+    assert assess_network(lossy) == ("poor", "15 % loss out")
+    # down to a minimal rung by a link that also loses 5 %: poor for the rung, and why
+    slow = PeerStats(
+        user_id="a", rtt_ms=20.0, loss=0.0, fragment_loss_out=0.05, send_rung="minimal",
+        estimate_kbps=600.0,
+    )  # fmt: skip
+    assert assess_network(slow) == ("poor", "0.6 Mbit/s, 5 % loss out")
