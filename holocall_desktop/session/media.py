@@ -250,7 +250,9 @@ class LocalMedia:
             threading.Thread(target=worker.stop, name="face-tracker-stop", daemon=True).start()
 
     def close(self) -> None:
-        self._stop_standin()
+        worker, self.standin = self.standin, None
+        if worker is not None:
+            worker.stop()  # here, not on a thread: it must not outlive the process's shutdown
         self.stop()
         if self.face is not None:
             self.face.stop()

@@ -102,7 +102,8 @@ def test_a_link_too_slow_for_holograms_carries_the_avatar_and_lifting_it_brings_
             lab.shape("both", Shape())
             got = _holograms(bob)
             # back up: holograms again once a probe of the lightest one succeeds
-            assert _wait(lambda: _holograms(bob) >= got + 20, 60), (_to_bob(alice), bob.stats())
+            # (the hold between probes doubles after each failed one, up to 32 s)
+            assert _wait(lambda: _holograms(bob) >= got + 20, 100), (_to_bob(alice), bob.stats())
             back = alice.wait_for(lambda x: x.get("event") == "network" and not x["down"], 5)
             assert "sees your hologram again" in back["message"]
         for p in (alice, bob):
