@@ -5,9 +5,7 @@ hologram, and only Bob gets the avatar frames), and lifting the link brings the 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from holocall_desktop.model import DepthFrame
 from holocall_desktop.netlab.call import JsonLinesProcess, lab_call
 from holocall_desktop.netlab.lab import NetLab
 from holocall_desktop.netlab.shape import Shape
+from tests.netlab.waiting import to_bob, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -59,20 +58,6 @@ def face_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _to_bob(alice: JsonLinesProcess) -> dict[str, Any]:
-    peers = alice.stats().get("peers") or [{}]
-    return dict(peers[0])
-
-
-def _wait(cond: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def _avatars(bob: JsonLinesProcess) -> int:
     return int(bob.stats().get("avatars", {}).get("Alice", 0))
 
@@ -89,9 +74,9 @@ def test_a_link_too_slow_for_holograms_carries_the_avatar_and_lifting_it_brings_
         with lab_call(lab, join, warm_frames=5) as (alice, bob):
             assert _avatars(bob) == 0  # a hologram call: no avatar frames yet
             lab.shape("both", Shape(rate_kbps=100.0))
-            assert _wait(lambda: _to_bob(alice).get("send_rung") == "avatar", 30), _to_bob(alice)
+            assert wait_until(lambda: to_bob(alice).get("send_rung") == "avatar", 30), to_bob(alice)
             # Alice tracks her face in the hologram's colour images; Bob gets the avatar
-            assert _wait(lambda: _avatars(bob) >= 10, 30), bob.stats()
+            assert wait_until(lambda: _avatars(bob) >= 10, 30), bob.stats()
             notice = alice.wait_for(lambda x: x.get("event") == "network" and x["down"], 5)
             assert notice["rung"] in ("avatar", "voice"), notice  # on the way down: voice
             notice = alice.wait_for(
@@ -103,7 +88,10 @@ def test_a_link_too_slow_for_holograms_carries_the_avatar_and_lifting_it_brings_
             got = _holograms(bob)
             # back up: holograms again once a probe of the lightest one succeeds
             # (the hold between probes doubles after each failed one, up to 32 s)
-            assert _wait(lambda: _holograms(bob) >= got + 20, 100), (_to_bob(alice), bob.stats())
+            assert wait_until(lambda: _holograms(bob) >= got + 20, 100), (
+                to_bob(alice),
+                bob.stats(),
+            )
             back = alice.wait_for(lambda x: x.get("event") == "network" and not x["down"], 5)
             assert "sees your hologram again" in back["message"]
         for p in (alice, bob):
