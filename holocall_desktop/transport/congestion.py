@@ -359,6 +359,7 @@ class CongestionControl:
         self._fragments_sent = 0
         self._fragments_got = 0
         self.fragment_loss: float | None = None  # share of our fragments lost, last interval
+        self._loss_congested = False  # whether a queue grew while that loss was measured
         self._loss_at = -math.inf
         self._loss_dropped_at = -math.inf
         self._overuse_at = -math.inf
@@ -520,13 +521,14 @@ class CongestionControl:
         total = self._frames_ok + self._frames_lost
         self._loss_at = now
         congested = now - self._overuse_at < CONGESTED_S
-        if congested:
-            # loss from a full queue: more parity would only add to the load
-            self.fragment_loss = None
-            self._fragments_sent = self._fragments_got = 0
-        elif self._fragments_sent >= 20:
+        if self._fragments_sent >= 20:
             self.fragment_loss = 1.0 - self._fragments_got / self._fragments_sent
+            # loss from a full queue: more parity would only add to the load (the loss is
+            # still told to the user)
+            self._loss_congested = congested
             self._fragments_sent = self._fragments_got = 0
+        elif congested:
+            self._loss_congested = True
         if total < 5:
             return
         loss = self._frames_lost / total
@@ -572,7 +574,7 @@ class CongestionControl:
         to 5 % loss) to 100 %; ``None`` before a measure or while congested (loss from a full
         queue is cured by sending less, not more). At 15 % loss a 16-fragment frame then carries 9
         parity fragments and loses under 1 % of frames (binomial)."""
-        if self.fragment_loss is None:
+        if self.fragment_loss is None or self._loss_congested:
             return None
         return min(MAX_PARITY, max(MIN_PARITY, PARITY_PER_LOSS * self.fragment_loss))
 

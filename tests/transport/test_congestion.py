@@ -121,6 +121,9 @@ def test_loss_while_the_queue_grows_lowers_the_loss_limit() -> None:
     link = Bottleneck(kbps=1000)
     drive(link, 4, kbps=3000, loss_every=3)
     assert link.cc.loss_limit_kbps is not None and link.cc.loss_limit_kbps < 1000
+    # the loss is still measured, for the user to be told, but adds no parity to the load
+    assert link.cc.fragment_loss is not None and link.cc.fragment_loss > 0.02
+    assert link.cc.parity() is None
 
 
 def test_the_receiver_asking_for_less_is_a_limit_that_lifts() -> None:
