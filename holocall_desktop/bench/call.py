@@ -236,7 +236,7 @@ def _running_server() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.port}"
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()

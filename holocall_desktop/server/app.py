@@ -104,7 +104,12 @@ class SignalingServer:
         tls = server_tls(self.config) if self.tls else None  # ConfigError before anything opens
         await self.presence.start(self.hub.deliver)
         self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, logger=_HttpLog(log)
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            logger=_HttpLog(log),
+            # stopping waits this long for requests still being handled (aiohttp: 60 s)
+            shutdown_timeout=max(self.config.shutdown_grace, 0.5) + 2.0,
         )
         await self._runner.setup()
         site = GuardedSite(
@@ -179,10 +184,18 @@ class SignalingServer:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        started = time.monotonic()
         await self.hub.shutdown(notice)
+        told = time.monotonic()
         await self._runner.cleanup()
         self._runner = None
         await self.presence.stop()
+        if time.monotonic() - started > 5.0:  # to find what holds a stop up
+            log.warning(
+                "stopping took %.1f s (clients told and closed in %.1f s)",
+                time.monotonic() - started,
+                told - started,
+            )
 
     async def __aenter__(self) -> SignalingServer:
         await self.start()

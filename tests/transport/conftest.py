@@ -81,7 +81,7 @@ def running_server(jwt_pem: bytes, **changes: Any) -> Iterator[RunningServer]:
     try:
         yield RunningServer(server, loop)
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
