@@ -7,7 +7,8 @@ encodes and decodes:
   :mod:`.fragment`) and avatar frames (``0x41``, :mod:`.avatar_frame`) have their own modules;
 - on the ``control`` channel: ``hello`` (``0x48``), ``ping`` (``0x50``), ``pong`` (``0x51``),
   ``quality`` feedback (``0x46``), ``arrivals`` of hologram frames (``0x52``, for the sender's
-  bandwidth estimate), ``consent`` (``0x43``), ``mode`` change (``0x4D``) and ``bye`` (``0x42``).
+  bandwidth estimate), ``consent`` (``0x43``), ``mode`` change (``0x4D``), ``chat``
+  (``0x54``) and ``bye`` (``0x42``).
 
 :func:`decode_control` / :func:`decode_anchor` raise :class:`WireError` (a :class:`CodecError`)
 with a one-line reason for anything malformed: wrong version, unknown type, truncation, trailing
@@ -37,10 +38,14 @@ TYPE_PING = 0x50  # 'P'
 TYPE_PONG = 0x51  # 'Q'
 TYPE_ARRIVALS = 0x52  # 'R' (arrival report)
 TYPE_ANCHOR = 0x53  # 'S' (anchor sync)
+TYPE_CHAT = 0x54  # 'T' (text chat)
 TYPE_VOLUMETRIC = 0x56  # 'V' (codec.fragment)
 
 #: the longest display name in bytes (UTF-8)
 MAX_NAME_BYTES = 128
+#: the longest chat text on the wire, in bytes (UTF-8), and the most characters a sender writes
+MAX_CHAT_BYTES = 2000
+MAX_CHAT_CHARS = 500
 #: participant ids follow the signaling server's rule
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -67,9 +72,10 @@ class Capability(IntFlag):
     AUDIO = 1 << 4  # an Opus audio track
     QUALITY_FEEDBACK = 1 << 5  # reads quality feedback
     ARRIVAL_REPORTS = 1 << 6  # reads arrival reports (and estimates the bandwidth from them)
+    CHAT = 1 << 7  # reads chat messages
 
 
-ALL_CAPABILITIES = Capability(0x7F)
+ALL_CAPABILITIES = Capability(0xFF)
 
 
 class Codec(IntEnum):
@@ -93,6 +99,18 @@ class Consent(IntFlag):
     RECORD_AUDIO = 1 << 0  # the sender allows others to record its audio
     RECORD_HOLOGRAM = 1 << 1  # … its hologram / avatar
     RECORDING = 1 << 2  # the sender is recording the call now
+
+    @classmethod
+    def of(cls, audio: bool, hologram: bool, recording: bool = False) -> Consent:
+        """The flags for: others may record our audio, our hologram; we are recording."""
+        flags = cls(0)
+        if audio:
+            flags |= cls.RECORD_AUDIO
+        if hologram:
+            flags |= cls.RECORD_HOLOGRAM
+        if recording:
+            flags |= cls.RECORDING
+        return flags
 
 
 # ---- messages ---------------------------------------------------------------------------------
@@ -183,6 +201,23 @@ class Bye:
 
 
 @dataclass(frozen=True)
+class Chat:
+    """A chat message: the sender's ``seq`` (from 1, one series for everyone it writes to),
+    when it was sent (its ``time.time()``) and the text: plain text, 1 to
+    :data:`MAX_CHAT_BYTES` bytes of UTF-8, no control characters but tab and line feed."""
+
+    seq: int
+    sent: float
+    text: str
+
+
+def is_control_char(c: str) -> bool:
+    """A C0 or C1 control character or DEL, except tab and line feed (not allowed in chat)."""
+    o = ord(c)
+    return (o < 0x20 and c not in "\t\n") or 0x7F <= o <= 0x9F
+
+
+@dataclass(frozen=True)
 class AnchorSync:
     """The seed's ``anchor_sync``: where a participant's shared anchor is (metres, unit
     quaternion x, y, z, w), with an optional cloud anchor id."""
@@ -194,7 +229,7 @@ class AnchorSync:
 
 
 ControlMessage = (
-    Hello | Ping | Pong | QualityFeedback | ArrivalReport | ConsentMessage | ModeChange | Bye
+    Hello | Ping | Pong | QualityFeedback | ArrivalReport | ConsentMessage | ModeChange | Chat | Bye
 )
 
 # ---- layouts ----------------------------------------------------------------------------------
@@ -206,6 +241,7 @@ _PONG = struct.Struct("<BBIddd")
 _QUALITY = struct.Struct("<BBHHHI")
 _ARRIVALS_HEAD = struct.Struct("<BBdB")  # ver, type, base time, count
 _ARRIVAL = struct.Struct("<IHBIi")  # frame id, fragments, flags (1: complete), bytes, µs
+_CHAT = struct.Struct("<BBIdH")  # ver, type, seq, sent, text length
 _FLAGS = struct.Struct("<BBB")  # consent, mode, bye: one byte after the header
 _ANCHOR_HEAD = struct.Struct("<BBBB")  # ver, type, flags, id_len
 _ANCHOR_POSE = struct.Struct("<7f")
@@ -243,6 +279,30 @@ def _decode_arrivals(view: memoryview) -> ArrivalReport:
             raise WireError("arrival report: a frame with no fragments received")
         frames.append(FrameArrival(fid, fragments, size, offset, bool(flags & 1)))
     return ArrivalReport(base, tuple(frames))
+
+
+def _decode_chat(view: memoryview) -> Chat:
+    if len(view) < _CHAT.size:
+        raise WireError(f"truncated chat: {len(view)} of at least {_CHAT.size} bytes")
+    _, _, seq, sent, n = _CHAT.unpack_from(view)
+    _exact(view, _CHAT.size + n, "chat")
+    if not 1 <= n <= MAX_CHAT_BYTES:
+        raise WireError(f"chat: {n} bytes of text (1 to {MAX_CHAT_BYTES})")
+    text = _utf8(bytes(view[_CHAT.size :]), "chat text")
+    if any(is_control_char(c) for c in text):
+        raise WireError("chat: the text holds control characters")
+    return Chat(seq, _check_float(sent, "chat time"), text)
+
+
+def _encode_chat(message: Chat) -> bytes:
+    text = message.text.encode("utf-8")
+    if not 1 <= len(text) <= MAX_CHAT_BYTES:
+        raise ValueError(f"chat text must be 1 to {MAX_CHAT_BYTES} bytes in UTF-8")
+    if any(is_control_char(c) for c in message.text):
+        raise ValueError("chat text must not hold control characters (but tab and line feed)")
+    if not math.isfinite(message.sent):
+        raise ValueError("chat time must be finite")
+    return _CHAT.pack(VERSION, TYPE_CHAT, message.seq & 0xFFFFFFFF, message.sent, len(text)) + text
 
 
 def encode_control(message: ControlMessage) -> bytes:
@@ -305,6 +365,8 @@ def encode_control(message: ControlMessage) -> bytes:
         return _FLAGS.pack(VERSION, TYPE_MODE, int(message.mode))
     if isinstance(message, Bye):
         return _FLAGS.pack(VERSION, TYPE_BYE, int(message.reason))
+    if isinstance(message, Chat):
+        return _encode_chat(message)
     raise TypeError(f"not a control message: {type(message).__name__}")
 
 
@@ -379,6 +441,8 @@ def decode_control(data: bytes | memoryview) -> ControlMessage:
         )
     if kind == TYPE_ARRIVALS:
         return _decode_arrivals(view)
+    if kind == TYPE_CHAT:
+        return _decode_chat(view)
     if kind in (TYPE_CONSENT, TYPE_MODE, TYPE_BYE):
         what = {TYPE_CONSENT: "consent", TYPE_MODE: "mode change", TYPE_BYE: "bye"}[kind]
         _exact(view, _FLAGS.size, what)

@@ -20,6 +20,7 @@ from holocall_desktop.codec.control import (
     Bye,
     ByeReason,
     Capability,
+    Chat,
     Codec,
     Consent,
     ConsentMessage,
@@ -37,6 +38,7 @@ from holocall_desktop.codec.control import (
     decode_control,
     encode_anchor,
     encode_control,
+    is_control_char,
 )
 
 PROTOCOL_MD = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -60,6 +62,7 @@ CONTROL: dict[str, ControlMessage] = {
     "consent": ConsentMessage(Consent.RECORD_AUDIO | Consent.RECORD_HOLOGRAM),
     "mode": ModeChange(Mode.AVATAR),
     "bye": Bye(ByeReason.APP_EXIT),
+    "chat": Chat(3, 1700000000.5, "Hi <b>all</b> 👋"),
 }
 S = math.sqrt(0.5)
 ANCHORS = {
@@ -131,6 +134,14 @@ def test_anchor_vectors(name: str) -> None:
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0x01, 1, 3) + b"ab", "truncated hello"),
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0x01, 1, 2) + b"\xff\xfe", "not valid UTF-8"),
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0x01, 0, 0), "max_version"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 0), "chat: 0 bytes of text"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 5) + b"\x1b[31m", "control characters"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 2) + "\u0085".encode(), "control characters"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 2) + b"\xff\xfe", "not valid UTF-8"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 2001) + b"x" * 2001, "2001 bytes of text"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 3) + b"ab", "truncated chat"),
+        (struct.pack("<BBIdH", 1, 0x54, 1, math.nan, 1) + b"a", "not a finite number"),
+        (struct.pack("<BBId", 1, 0x54, 1, 1.0), "truncated chat"),
     ],
 )
 def test_control_rejects(data: bytes, reason: str) -> None:
@@ -203,7 +214,7 @@ names = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 128)
             names,
             st.sampled_from(Mode),
             st.sampled_from(Codec),
-            st.integers(0, 0x7F).map(Capability),
+            st.integers(0, 0xFF).map(Capability),
             st.integers(1, 255),
         ),
         st.builds(Ping, st.integers(0, 2**32 - 1), st.floats(0, 2e9)),
@@ -226,6 +237,15 @@ names = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 128)
             ).map(tuple),
         ),
         st.builds(Bye, st.sampled_from(ByeReason)),
+        st.builds(
+            Chat,
+            st.integers(0, 2**32 - 1),
+            st.floats(0, 2e9),
+            st.text(min_size=1, max_size=500)
+            .map(lambda t: "".join(c for c in t if not is_control_char(c)))
+            .filter(lambda t: 1 <= len(t.encode("utf-8", "surrogatepass")) <= 2000)
+            .filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)),
+        ),
     )
 )
 def test_control_round_trip(message: ControlMessage) -> None:
@@ -237,3 +257,12 @@ def test_hello_ignores_capabilities_of_later_versions() -> None:
     hello = decode_control(data)
     assert isinstance(hello, Hello)
     assert hello.capabilities == Capability.VOLUMETRIC_DC | Capability.ARRIVAL_REPORTS
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "x" * 2001, "bell\a", "esc\x1b[0m", "\x7f", "é" * 1001],
+)
+def test_chat_that_cannot_be_sent_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="chat text"):
+        encode_control(Chat(1, 1.0, text))
