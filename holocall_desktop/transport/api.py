@@ -153,6 +153,18 @@ class RemoteAnchor:
 
 
 @dataclass(frozen=True)
+class ChatMessage:
+    """A chat message (``chat`` on ``control``): from ``user_id`` (this participant's own id for
+    one it sent), ``sent_time`` on this machine's ``time.time()`` clock, ``seq`` the sender's
+    number for it."""
+
+    user_id: str
+    text: str
+    sent_time: float
+    seq: int
+
+
+@dataclass(frozen=True)
 class CallSummary:
     join_time_s: float | None = None  # start() -> first remote frame drawn
     participants_seen: list[str] = field(default_factory=list)
@@ -171,3 +183,7 @@ class CallListener(Protocol):
     def on_participant_left(self, user_id: str, reason: str) -> None: ...
 
     def on_stats(self, stats: list[PeerStats]) -> None: ...
+
+    def on_chat(self, message: ChatMessage) -> None:
+        """A chat message arrived (in the order its sender wrote them)."""
+        ...

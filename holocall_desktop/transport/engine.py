@@ -1,12 +1,12 @@
 """The call engine: signaling, a topology of aiortc peer connections, frames in and out.
 
 One network thread runs one asyncio loop that owns every aiortc and aiohttp object. Other
-threads talk to the engine only through its thread-safe methods (``send_frame``, ``send_avatar``,
-``set_mode``, ``frame_drawn``, ``leave``, ``close``) and read decoded frames from latest-frame-wins
-mailboxes. Encoding and decoding run in thread pools, never on the loop: one encode at a time
-(a frame that arrives while the encoder is busy replaces the waiting one), one decode at a time
-per peer (likewise). The connections themselves belong to a
-:class:`~holocall_desktop.transport.topology.Topology` (the mesh today), which reports back
+threads talk to the engine only through its thread-safe methods (``send_frame``,
+``send_avatar``, ``send_chat``, ``set_mode``, ``frame_drawn``, ``leave``, ``close``) and read
+decoded frames from latest-frame-wins mailboxes. Encoding and decoding run in thread pools,
+never on the loop: one encode at a time (a frame that arrives while the encoder is busy replaces
+the waiting one), one decode at a time per peer (likewise). The connections themselves belong to
+a :class:`~holocall_desktop.transport.topology.Topology` (the mesh today), which reports back
 through :class:`~holocall_desktop.transport.topology.TopologyEvents`. See ``docs/calls.md``.
 """
 
@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -37,12 +38,14 @@ from holocall_desktop.transport.api import (
     CallListener,
     CallState,
     CallSummary,
+    ChatMessage,
     MediaMode,
     ParticipantInfo,
     RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
 )
+from holocall_desktop.transport.chat import chat_text
 from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
 from holocall_desktop.transport.sender import HologramSender
@@ -150,6 +153,7 @@ class CallEngine:
         self._ready = threading.Event()
         self._frame_arrived = threading.Event()
         self._background: set[asyncio.Future[Any]] = set()
+        self._chat_seq = itertools.count(1)
 
     # ==== thread-safe API ======================================================================
 
@@ -257,6 +261,13 @@ class CallEngine:
             raise ValueError(f"no data channel {channel!r} (hologram or control)")
         self._on_topology(lambda t: t.send_raw(channel, data, to))
 
+    def send_chat(self, text: str, to: str | None = None) -> ChatMessage:
+        """Write ``text`` in the chat to everyone (or ``to``), in order (any thread); returns
+        what was sent (``chat_text``: ``ValueError`` when nothing is left or it is too long)."""
+        message = wire.Chat(next(self._chat_seq), time.time(), chat_text(text))
+        self._on_topology(lambda t: t.send_chat(message, to))
+        return ChatMessage(self.config.user_id, message.text, message.sent, message.seq)
+
     def set_mode(self, mode: MediaMode) -> None:
         """What this participant sends: VOLUMETRIC, AVATAR (fallback) or NONE (camera off).
         Peers are told with a mode-change message; frames are only sent in VOLUMETRIC."""
@@ -266,13 +277,7 @@ class CallEngine:
         self, allow_audio_recording: bool, allow_hologram_recording: bool, recording: bool = False
     ) -> None:
         """Tell everyone which recordings of us we allow, and whether we are recording."""
-        flags = wire.Consent(0)
-        if allow_audio_recording:
-            flags |= wire.Consent.RECORD_AUDIO
-        if allow_hologram_recording:
-            flags |= wire.Consent.RECORD_HOLOGRAM
-        if recording:
-            flags |= wire.Consent.RECORDING
+        flags = wire.Consent.of(allow_audio_recording, allow_hologram_recording, recording)
         self._call_soon(lambda: self._set_local(consent=flags))
 
     def remote_frames(self, user_id: str) -> LatestMailbox[RemoteFrame]:
@@ -348,6 +353,9 @@ class CallEngine:
     def anchor_received(self, remote: RemoteAnchor) -> None:
         self._boxes.anchor(remote.user_id).put(remote)
 
+    def chat_received(self, message: ChatMessage) -> None:
+        self._notify(lambda: self.listener.on_chat(message))
+
     def audio_received(self, user_id: str, track: Any) -> None:
         if self._on_remote_audio is not None:
             try:
@@ -396,20 +404,7 @@ class CallEngine:
                 self.config, session, self, reconnect_timeout=self.options.reconnect_timeout
             )
             self._signaling = signaling
-            topology: Topology = MeshTopology(
-                self.config.user_id,
-                self._local,
-                self,
-                signaling.send,
-                lambda: signaling.ice_servers,
-                self._decode_pool,
-                max_peers=self.config.max_peers,
-                video=self.codec_transport == VIDEOTRACK,
-                local_audio=self._local_audio,
-                peer_timeout=self.options.peer_timeout,
-                connect_timeout=self.options.connect_timeout,
-            )
-            self._topology = topology
+            self._topology = topology = _mesh(self, signaling)
             tasks = [
                 asyncio.ensure_future(signaling.run()),
                 asyncio.ensure_future(
@@ -502,6 +497,24 @@ class CallEngine:
             fn()
         except Exception:
             log.exception("call listener failed")
+
+
+def _mesh(engine: CallEngine, signaling: SignalingClient) -> Topology:
+    """The topology of ``engine``'s call: a mesh of peer connections (the one we have)."""
+    config, options = engine.config, engine.options
+    return MeshTopology(
+        config.user_id,
+        engine._local,
+        engine,
+        signaling.send,
+        lambda: signaling.ice_servers,
+        engine._decode_pool,
+        max_peers=config.max_peers,
+        video=engine.codec_transport == VIDEOTRACK,
+        local_audio=engine._local_audio,
+        peer_timeout=options.peer_timeout,
+        connect_timeout=options.connect_timeout,
+    )
 
 
 def run_on_loop(

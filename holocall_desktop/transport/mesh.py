@@ -24,6 +24,7 @@ from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.protocol.signaling import MessageType
 from holocall_desktop.transport.api import (
+    ChatMessage,
     PeerConnection,
     PeerStats,
     RemoteAnchor,
@@ -293,6 +294,10 @@ class MeshTopology:
     def peer_audio(self, peer: Peer, track: Any) -> None:
         self.events.audio_received(peer.user_id, track)
 
+    def peer_chat(self, peer: Peer, message: wire.Chat) -> None:
+        local = peer.to_local_time(message.sent)
+        self.events.chat_received(ChatMessage(peer.user_id, message.text, local, message.seq))
+
     def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
         self._schedule(self.drop(peer.user_id, reason, peer, failed=failed))
 
@@ -332,6 +337,11 @@ class MeshTopology:
         for peer in list(self.peers.values()):
             if to is None or peer.user_id == to:
                 peer.send_raw(channel, data)
+
+    def send_chat(self, message: wire.Chat, to: str | None) -> None:
+        for peer in list(self.peers.values()):
+            if to is None or peer.user_id == to:
+                peer.chat.say(message)
 
     def frame_drawn(self, user_id: str, when: float, latency_ms: float) -> None:
         peer = self.peers.get(user_id)

@@ -34,6 +34,7 @@ from holocall_desktop.transport.api import (
     PeerStats,
     RemoteAnchor,
 )
+from holocall_desktop.transport.chat import ChatLink
 from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peerstats import PeerMetrics
 from holocall_desktop.transport.receiver import HologramReceiver
@@ -87,6 +88,8 @@ class PeerEvents(Protocol):
     def peer_avatar(self, peer: Peer, frame: AvatarFrame, received: float) -> None: ...
 
     def peer_anchor(self, peer: Peer, anchor: RemoteAnchor) -> None: ...
+
+    def peer_chat(self, peer: Peer, message: wire.Chat) -> None: ...
 
     def peer_audio(self, peer: Peer, track: Any) -> None: ...
 
@@ -143,6 +146,7 @@ class Peer:
         self.consent = wire.Consent(0)
         self.capabilities = wire.Capability(0)  # from its hello
         self.congestion = CongestionControl()  # the bandwidth estimate of the path to it
+        self.chat = ChatLink(user_id, self.send_control)
         self.connection = PeerConnection.CONNECTING
         self.closed = False
         self.shown = True  # reported to the owner's listeners (a reconnect stays out of sight)
@@ -466,6 +470,7 @@ class Peer:
             self.mode = WIRE_TO_MODE[msg.mode]
             self.codec = name_of(msg.codec)
             self.capabilities = msg.capabilities
+            self.chat.hello(msg.capabilities)
             self.events.peer_changed(self)
         elif isinstance(msg, wire.ModeChange):
             self.mode = WIRE_TO_MODE[msg.mode]
@@ -478,6 +483,11 @@ class Peer:
             self.congestion.receiver_asks(msg.max_bitrate_kbps, time.monotonic())
         elif isinstance(msg, wire.ArrivalReport):
             self.congestion.on_report(msg, time.monotonic())
+        elif isinstance(msg, wire.Chat):
+            if self.chat.admit(time.monotonic()):
+                self.events.peer_chat(self, msg)
+            else:
+                self.receiver.bad("chat flood: message dropped")
         elif isinstance(msg, wire.Bye):
             self.events.peer_gone(self, "left")
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.transport.api import (
+    ChatMessage,
     ParticipantInfo,
     PeerStats,
     RemoteAnchor,
@@ -42,6 +43,8 @@ class TopologyEvents(Protocol):
     def avatar_received(self, remote: RemoteAvatar) -> None: ...
 
     def anchor_received(self, remote: RemoteAnchor) -> None: ...
+
+    def chat_received(self, message: ChatMessage) -> None: ...
 
     def audio_received(self, user_id: str, track: Any) -> None:
         """A participant's voice track; the listener must consume it."""
@@ -86,6 +89,10 @@ class Topology(Protocol):
         ``to``, user ids)."""
 
     def send_raw(self, channel: str, data: bytes | str, to: str | None) -> None: ...
+
+    def send_chat(self, message: wire.Chat, to: str | None) -> None:
+        """To everyone (or ``to``) who reads chat, in order; to a peer still connecting once
+        its hello came."""
 
     def frame_drawn(self, user_id: str, when: float, latency_ms: float) -> None:
         """A frame of ``user_id`` reached the screen (any thread)."""

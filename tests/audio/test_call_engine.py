@@ -17,7 +17,13 @@ import pytest
 from holocall_desktop.audio import AudioEngine, VoiceSettings
 from holocall_desktop.audio.synth import voice
 from holocall_desktop.server.auth import generate_private_key_pem
-from holocall_desktop.transport.api import CallConfig, CallState, ParticipantInfo, PeerStats
+from holocall_desktop.transport.api import (
+    CallConfig,
+    CallState,
+    ChatMessage,
+    ParticipantInfo,
+    PeerStats,
+)
 from holocall_desktop.transport.engine import CallEngine
 from tests.transport.conftest import LOOPBACK_ENV, running_server
 
@@ -42,6 +48,9 @@ class Listener:
         pass
 
     def on_stats(self, stats: list[PeerStats]) -> None:
+        pass
+
+    def on_chat(self, message: ChatMessage) -> None:
         pass
 
 

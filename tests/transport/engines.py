@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from holocall_desktop.transport.api import (
     CallConfig,
     CallState,
+    ChatMessage,
     ParticipantInfo,
     PeerConnection,
     PeerStats,
@@ -28,6 +29,7 @@ class Recorder:
         self.infos: list[ParticipantInfo] = []
         self.left: list[tuple[str, str]] = []
         self.stats: list[list[PeerStats]] = []
+        self.chats: list[ChatMessage] = []
         self.cond = threading.Condition()
 
     def on_state(self, state: CallState, message: str) -> None:
@@ -48,6 +50,11 @@ class Recorder:
     def on_stats(self, stats: list[PeerStats]) -> None:
         with self.cond:
             self.stats.append(stats)
+            self.cond.notify_all()
+
+    def on_chat(self, message: ChatMessage) -> None:
+        with self.cond:
+            self.chats.append(message)
             self.cond.notify_all()
 
     def wait(self, predicate: Callable[[], T], timeout: float, what: str) -> T:
