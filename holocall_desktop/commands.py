@@ -222,6 +222,14 @@ def _register_join(sub: Any) -> None:
         help="measure each participant's voice (frames, lost ms, dominant tone) in the stats",
     )
     join.add_argument(
+        "--say",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="(headless) write TEXT in the chat to each participant once they connect; "
+        "repeat for several messages, sent in order",
+    )
+    join.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -305,6 +313,12 @@ def _run_join(args: argparse.Namespace) -> int:
             raise CliError(f"--{name.replace('_', '-')} must be positive")
     if args.peers < 1 or args.preload < 0 or args.save_limit < 0 or args.linger < 0:
         raise CliError("--peers must be ≥ 1; --preload, --save-limit and --linger ≥ 0")
+    from holocall_desktop.transport.chat import chat_text
+
+    try:
+        say = [chat_text(text) for text in args.say]
+    except ValueError as exc:
+        raise CliError(f"--say: {exc}") from None
     size = None
     if args.size:
         try:
@@ -339,6 +353,7 @@ def _run_join(args: argparse.Namespace) -> int:
             local_audio=audio,
             report_latencies=args.latencies,
             hear=args.hear,
+            say=say,
         )
     except (SourceError, CodecError) as exc:
         raise CliError(str(exc)) from exc

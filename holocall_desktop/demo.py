@@ -24,6 +24,10 @@ from holocall_desktop.transport.invite import parse_invite
 log = logging.getLogger(__name__)
 
 
+#: what the simulated participant writes in the chat when you join
+GREETING = "Hi, I'm Ava, a simulated participant. The chat works: write me something!"
+
+
 class DemoError(RuntimeError):
     """The demo could not start; the message is one line for the user."""
 
@@ -65,6 +69,7 @@ class DemoBackend:
             preload=self.preload,
             emit=_quiet,
             local_audio=_simulated_voice() if self.voice else None,
+            say=[GREETING],
         )
         self.remote = remote
         remote.start()

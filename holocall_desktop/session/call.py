@@ -22,6 +22,7 @@ from holocall_desktop.codec.base import Quality
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.session.room import (
+    ChatLine,
     ParticipantRemoved,
     RoomEvent,
     RoomModel,
@@ -30,6 +31,7 @@ from holocall_desktop.session.room import (
 from holocall_desktop.transport.api import (
     CallConfig,
     CallState,
+    ChatMessage,
     MediaMode,
     ParticipantInfo,
     PeerStats,
@@ -63,6 +65,9 @@ class _Listener:
 
     def on_stats(self, stats: list[PeerStats]) -> None:
         self._put(lambda room: room.set_stats(stats))
+
+    def on_chat(self, message: ChatMessage) -> None:
+        self._put(lambda room: room.add_chat(message))
 
 
 class Voices:
@@ -130,6 +135,7 @@ class CallSession:
     # ---- lifecycle (the owner's thread) ------------------------------------------------------
 
     def start(self) -> None:
+        self.room.chat.clear()  # a new call's chat
         self.room.set_state(CallState.CONNECTING, f"connecting to {self.config.server}")
         self.engine.start()
         self.engine.set_mode(self.mode)
@@ -202,6 +208,15 @@ class CallSession:
             and self.room.state is CallState.JOINED
             and self.engine.wants_avatar
         )
+
+    def say(self, text: str, to: str | None = None) -> ChatLine:
+        """Write ``text`` in the chat (to everyone, or ``to``) and show it as yours;
+        ``ValueError`` with a one-line reason when it cannot go (not in a call, no text, too
+        long)."""
+        if not self.active:
+            raise ValueError("you are not in a call")
+        message = self.engine.send_chat(text, to)
+        return self.room.add_chat(message, self.config.display_name, mine=True)
 
     # ---- media in ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.media import LocalMedia
 from holocall_desktop.session.room import (
     CallStateChanged,
+    ChatPosted,
     NetworkNotice,
     Participant,
     ParticipantAdded,
@@ -44,7 +45,13 @@ from holocall_desktop.session.room import (
     ParticipantRemoved,
     RoomEvent,
 )
-from holocall_desktop.transport.api import CallConfig, CallState, PeerStats, RemoteFrame
+from holocall_desktop.transport.api import (
+    CallConfig,
+    CallState,
+    PeerConnection,
+    PeerStats,
+    RemoteFrame,
+)
 from holocall_desktop.transport.engine import EngineOptions
 from holocall_desktop.transport.invite import format_invite
 
@@ -193,6 +200,7 @@ class HeadlessParticipant:
         on_remote_audio: Callable[[str, Any], None] | None = None,
         report_latencies: bool = False,
         hear: bool = False,
+        say: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.source_spec = source_spec
@@ -228,6 +236,9 @@ class HeadlessParticipant:
         self._latencies: dict[str, list[float]] = {}
         self.error: str | None = None
         self.started_at = 0.0
+        #: ``say``: written in the chat, in order, to each participant once they connect
+        self.say = list(say)
+        self._greeted: set[str] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -332,6 +343,7 @@ class HeadlessParticipant:
                     "framesSent": summary.frames_sent,
                     "framesReceived": dict(self.received),
                     "reconnects": summary.reconnects,
+                    "chat": sum(1 for line in self.room.chat if not line.mine),
                 }
             )
             self._release_held()  # lines held for the invite are printed whatever happened
@@ -443,12 +455,26 @@ class HeadlessParticipant:
         self._emit({"event": "error", "message": f"source: {message}"})
 
     def _on_room(self, event: RoomEvent) -> None:
+        if isinstance(event, ParticipantAdded | ParticipantChanged):
+            self._greet(event.participant)
         if isinstance(event, ParticipantAdded):
             self._emit({"event": "participant", **_participant_json(event.participant)})
         elif isinstance(event, ParticipantChanged):
             now, before = _participant_json(event.participant), _participant_json(event.previous)
             if now != before:
                 self._emit({"event": "participant", **now})
+        elif isinstance(event, ChatPosted) and not event.line.mine:
+            line = event.line
+            self._emit(
+                {
+                    "event": "chat",
+                    "userId": line.user_id,
+                    "name": line.name,
+                    "text": line.text,
+                    "time": round(line.sent_time, 3),
+                    "seq": line.seq,
+                }
+            )
         elif isinstance(event, ParticipantRemoved):
             uid = event.participant.user_id
             self._emit({"event": "left", "userId": uid, "reason": event.reason})
@@ -464,6 +490,18 @@ class HeadlessParticipant:
             )
         elif isinstance(event, CallStateChanged):
             self._on_state(event.state, event.message)
+
+    def _greet(self, p: Participant) -> None:
+        """``say``'s texts to ``p``, once, when they are first connected."""
+        if (
+            not self.say
+            or p.user_id in self._greeted
+            or p.connection is not PeerConnection.CONNECTED
+        ):
+            return
+        self._greeted.add(p.user_id)
+        for text in self.say:
+            self.session.say(text, to=p.user_id)
 
     def _on_state(self, state: CallState, message: str) -> None:
         if state == CallState.JOINED and self._held is not None:

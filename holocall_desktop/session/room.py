@@ -1,10 +1,11 @@
 """The room model: who is in the call, where they sit, what they send, who is speaking.
 
-The one place that holds the state of the room. It is plain Python (no Qt, no threads of its
-own): whoever owns it applies changes on one thread (the GUI thread in the app, the main thread
-of a headless participant) and every subscriber is called synchronously, on that thread, with a
-typed event. The scene, the spatial audio and the Qt panels subscribe as adapters; none of them
-keeps its own copy of seats or participants (napari's model → adapter split).
+The one place that holds the state of the room, and the call's chat. It is plain Python (no Qt,
+no threads of its own): whoever owns it applies changes on one thread (the GUI thread in the
+app, the main thread of a headless participant) and every subscriber is called synchronously,
+on that thread, with a typed event. The scene, the spatial audio and the Qt panels subscribe
+as adapters; none of them keeps its own copy of seats or participants (napari's model →
+adapter split).
 
 Seats: the server gives each participant a seat number in the room; :func:`arrange_seats`
 turns those into display seats around the table as the local viewer sees them (the viewer at
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from holocall_desktop.model.room import arrange_seats
 from holocall_desktop.transport.api import (
     CallState,
+    ChatMessage,
     MediaMode,
     ParticipantInfo,
     PeerConnection,
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: the room size used to order server seats (the server's seat numbers stay below it)
 SEAT_ORDER_MODULUS = 64
+#: chat messages the room keeps (the oldest go first)
+CHAT_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,24 @@ class NetworkNotice:
 
 
 @dataclass(frozen=True)
+class ChatLine:
+    """A chat message as the room shows it: who wrote it (``mine``: you) under which name,
+    the text (plain), when (this machine's clock) and the writer's number for it."""
+
+    user_id: str
+    name: str
+    text: str
+    sent_time: float
+    seq: int
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class ChatPosted:
+    line: ChatLine
+
+
+@dataclass(frozen=True)
 class CallStateChanged:
     state: CallState
     message: str
@@ -117,6 +139,7 @@ RoomEvent = (
     | SpeakerChanged
     | StatsUpdated
     | NetworkNotice
+    | ChatPosted
     | CallStateChanged
 )
 Subscriber = Callable[[RoomEvent], None]
@@ -131,6 +154,7 @@ class RoomModel:
         self.state = CallState.IDLE
         self.message = ""
         self.stats: list[PeerStats] = []
+        self.chat: list[ChatLine] = []  # this call's, oldest first
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -252,6 +276,20 @@ class RoomModel:
             else:
                 text = f"{name} sees your hologram again"
             self._emit(NetworkNotice(st.user_id, now in off, text, now))
+
+    def add_chat(
+        self, message: ChatMessage, name: str | None = None, mine: bool = False
+    ) -> ChatLine:
+        """A chat message arrived (or, ``mine``, was sent under ``name``): kept and posted.
+        The writer's name is the one the room knows them by now."""
+        if name is None:
+            p = self._participants.get(message.user_id)
+            name = p.name if p is not None else message.user_id
+        line = ChatLine(message.user_id, name, message.text, message.sent_time, message.seq, mine)
+        self.chat.append(line)
+        del self.chat[:-CHAT_KEPT]
+        self._emit(ChatPosted(line))
+        return line
 
     def stats_of(self, user_id: str) -> PeerStats | None:
         """The last stats of ``user_id`` (None before the first)."""
