@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QPixmap
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from holocall_desktop.avatar.model_files import FaceModelError
 from holocall_desktop.capture.base import SourceError
@@ -30,6 +30,7 @@ from holocall_desktop.session.room import CallStateChanged, RoomEvent, RoomModel
 from holocall_desktop.transport.api import CallConfig, CallState
 from holocall_desktop.ui import audio_controls
 from holocall_desktop.ui.call_panels import ParticipantsPanel, StatsPanel, call_status
+from holocall_desktop.ui.chat_panel import add_chat_dock
 from holocall_desktop.ui.playback_controls import PlaybackControls
 from holocall_desktop.ui.settings import AppSettings
 from holocall_desktop.ui.sources import (
@@ -40,7 +41,13 @@ from holocall_desktop.ui.sources import (
     processors_for,
 )
 from holocall_desktop.ui.toolbars import CallBar, SourceBar
-from holocall_desktop.ui.widgets import ErrorBanner, PlaybackBar, RateMeter, composite_screenshot
+from holocall_desktop.ui.widgets import (
+    ErrorBanner,
+    PlaybackBar,
+    RateMeter,
+    composite_screenshot,
+    side_dock,
+)
 
 __all__ = ["SELF_ID", "MainWindow"]
 
@@ -109,8 +116,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(_column(self.banner, self.scene.canvas.native, pb))
         self.participants_panel = ParticipantsPanel(self.room)
         self.stats_panel = StatsPanel(self.room)
-        self.participants_dock = _dock(self, "Participants", self.participants_panel, True)
-        self.stats_dock = _dock(self, "Call statistics", self.stats_panel, False)
+        self.participants_dock = side_dock(self, "Participants", self.participants_panel, True)
+        self.stats_dock = side_dock(self, "Call statistics", self.stats_panel, False)
         remove = self.settings.remove_background if remove_background is None else remove_background
         self.source_bar = sb = SourceBar(remove)
         self.addToolBar(sb)
@@ -129,6 +136,7 @@ class MainWindow(QMainWindow):
         cb.audio_button.clicked.connect(lambda: audio_controls.edit_devices(self))
         cb.invite_button.clicked.connect(self.copy_invite_link)
         cb.stats_button.toggled.connect(self.stats_dock.setVisible)
+        self.chat_panel = add_chat_dock(self, self.room, cb.chat_button, lambda: self.call)
         self.participants_panel.volume.valueChanged.connect(
             lambda v: audio_controls.set_volume(self, v)
         )
@@ -355,16 +363,6 @@ class MainWindow(QMainWindow):
         self.view.close()
         self.scene.close()
         super().closeEvent(event)
-
-
-def _dock(window: QMainWindow, title: str, widget: QWidget, right: bool) -> QDockWidget:
-    dock = QDockWidget(title, window)
-    dock.setObjectName(title)
-    dock.setWidget(widget)
-    areas = Qt.DockWidgetArea
-    window.addDockWidget(areas.RightDockWidgetArea if right else areas.BottomDockWidgetArea, dock)
-    dock.hide()
-    return dock
 
 
 def _every(parent: QObject, ms: int, fn: Callable[[], None]) -> QTimer:

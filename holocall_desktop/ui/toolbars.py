@@ -86,7 +86,7 @@ class SourceBar(QToolBar):
 
 
 class CallBar(QToolBar):
-    """Join/leave, camera, microphone, audio devices, invite link, statistics."""
+    """Join/leave, camera, microphone, audio devices, invite link, statistics, chat."""
 
     def __init__(self) -> None:
         super().__init__("Call")
@@ -108,6 +108,9 @@ class CallBar(QToolBar):
         self.invite_button = QPushButton("Copy invite link")
         self.stats_button = QPushButton("Statistics")
         self.stats_button.setCheckable(True)
+        self.chat_button = QPushButton("Chat")
+        self.chat_button.setCheckable(True)
+        self.chat_button.setToolTip("Messages to everyone in the call")
         for w in (
             self.join_button,
             self.camera_button,
@@ -116,6 +119,7 @@ class CallBar(QToolBar):
             self.audio_button,
             self.invite_button,
             self.stats_button,
+            self.chat_button,
             self.voice_label,
         ):
             self.addWidget(w)

@@ -12,8 +12,10 @@ from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QPushButton,
     QSlider,
     QToolButton,
@@ -174,3 +176,14 @@ def composite_screenshot(window: QWidget, scene: HoloScene) -> QPixmap:
     painter.drawImage(QRect(widget.mapTo(window, QPoint(0, 0)), widget.size()), qimage)
     painter.end()
     return pixmap
+
+
+def side_dock(window: QMainWindow, title: str, widget: QWidget, right: bool) -> QDockWidget:
+    """``widget`` in a hidden dock of ``window``, on the right (``right``) or at the bottom."""
+    dock = QDockWidget(title, window)
+    dock.setObjectName(title)
+    dock.setWidget(widget)
+    areas = Qt.DockWidgetArea
+    window.addDockWidget(areas.RightDockWidgetArea if right else areas.BottomDockWidgetArea, dock)
+    dock.hide()
+    return dock

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 
-from holocall_desktop.demo import DemoBackend
+from holocall_desktop.demo import GREETING, DemoBackend
 from holocall_desktop.transport.api import CallConfig, CallState
 from holocall_desktop.ui.main_window import SELF_ID
 
@@ -108,3 +110,45 @@ def test_an_unreachable_server_is_reported_in_one_line(make_window: Any, qtbot: 
     assert message and "\n" not in message and "Traceback" not in message
     assert window.join_button.text() == "Join call…"
     assert SELF_ID in window.scene.participants
+
+
+def test_chat_in_the_window_shows_text_as_text_and_reaches_the_others(
+    make_window: Any, qtbot: Any, demo: DemoBackend
+) -> None:
+    window = make_window("synthetic")
+    _join(window, qtbot, demo)
+    panel = window.chat_panel
+    button = window.call_bar.chat_button
+    # Ava greets you once you are connected; the hidden panel counts it on its button
+    qtbot.waitUntil(lambda: bool(panel.lines), timeout=15000)
+    assert panel.lines[0].text == GREETING and panel.lines[0].name == "Ava (simulated)"
+    assert button.text() == "Chat (1)"
+    button.click()
+    qtbot.waitUntil(lambda: panel.isVisible(), timeout=5000)
+    assert button.text() == "Chat"
+    # what you write goes to Ava as it is; markup stays characters on both sides
+    text = "<b>not bold</b> & <i>not italic</i>"
+    panel.entry.setText(text)
+    qtbot.keyClick(panel.entry, Qt.Key.Key_Return)
+    assert panel.entry.text() == ""
+    remote = demo.remote
+    assert remote is not None
+    qtbot.waitUntil(lambda: any(x.text == text for x in remote.room.chat), timeout=15000)
+    line = next(x for x in remote.room.chat if x.text == text)
+    assert line.name == "Tester" and not line.mine
+    shown = panel.log.toPlainText()
+    assert text in shown and GREETING in shown and "Tester" in shown
+    # the message is one run of plain characters, not bold: no markup was applied
+    block = panel.log.document().lastBlock()
+    fragments = []
+    it = block.begin()
+    while not it.atEnd():
+        fragments.append(it.fragment())
+        it += 1
+    assert [f.text() for f in fragments] == [text]
+    assert fragments[0].charFormat().fontWeight() != QFont.Weight.Bold
+    # a message that is too long is refused with the reason, and kept to edit
+    panel.entry.setMaxLength(10_000)
+    panel.entry.setText("x" * 600)
+    panel.send()
+    assert "at most 500" in panel.error.text() and panel.entry.text() == "x" * 600
