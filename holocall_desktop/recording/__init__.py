@@ -1,0 +1,1 @@
+"""Recording calls: the call file format (MCAP) and what writes and reads it."""
