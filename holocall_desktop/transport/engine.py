@@ -50,6 +50,7 @@ from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
 from holocall_desktop.transport.sender import HologramSender
 from holocall_desktop.transport.signaling import SignalingClient, SignalingError, client_tls
+from holocall_desktop.transport.tap import StreamTap
 from holocall_desktop.transport.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class CallEngine:
         self._frame_arrived = threading.Event()
         self._background: set[asyncio.Future[Any]] = set()
         self._chat_seq = itertools.count(1)
+        self.tap = StreamTap()  # what arrives, undecoded, for a recorder (its sink)
 
     # ==== thread-safe API ======================================================================
 
@@ -514,6 +516,7 @@ def _mesh(engine: CallEngine, signaling: SignalingClient) -> Topology:
         local_audio=engine._local_audio,
         peer_timeout=options.peer_timeout,
         connect_timeout=options.connect_timeout,
+        tap=engine.tap,
     )
 
 

@@ -32,6 +32,7 @@ from holocall_desktop.transport.api import (
     RemoteFrame,
 )
 from holocall_desktop.transport.peer import LocalInfo, Peer
+from holocall_desktop.transport.tap import StreamTap
 from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class MeshTopology:
         local_audio: Any = None,
         peer_timeout: float = 5.0,
         connect_timeout: float = 20.0,
+        tap: StreamTap | None = None,
     ) -> None:
         self.user_id = user_id
+        self.tap = tap or StreamTap()
         self.local = local
         self.events = events
         self._send = send
@@ -198,7 +201,9 @@ class MeshTopology:
         await peer.accept_answer(sdp)
 
     def _new_peer(self, user: str, seat: int, offerer: bool) -> Peer:
-        peer = Peer(user, seat, offerer, self._ice_servers(), self.local, self, self._pool)
+        peer = Peer(
+            user, seat, offerer, self._ice_servers(), self.local, self, self._pool, self.tap
+        )
         self.peers[user] = peer
         # a new connection to someone whose connection broke stays out of sight until it is up
         peer.shown = user not in self._reconnecting

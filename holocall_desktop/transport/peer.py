@@ -38,6 +38,7 @@ from holocall_desktop.transport.chat import ChatLink
 from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peerstats import PeerMetrics
 from holocall_desktop.transport.receiver import HologramReceiver
+from holocall_desktop.transport.tap import StreamTap, tap_rtp
 from holocall_desktop.transport.tracks import HologramVideoTrack, low_latency_receiver
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class Peer:
         local: LocalInfo,
         events: PeerEvents,
         decode_pool: concurrent.futures.Executor,
+        tap: StreamTap | None = None,
     ) -> None:
         self.user_id = user_id
         self.seat = seat
@@ -155,6 +157,8 @@ class Peer:
         self.pending_candidates: list[Any] = []
         self.metrics = PeerMetrics(user_id)
         self.receiver = HologramReceiver(user_id, self.metrics, decode_pool, self)
+        self.tap = tap or StreamTap()
+        self.receiver.tap = lambda kind, data: self.tap.offer(kind, user_id, self.consent, data)
         self.next_frame_id = secrets.randbits(32)  # volumetric frame ids sent to this peer
         self._wire_events()
 
@@ -187,6 +191,7 @@ class Peer:
                 for transceiver in pc.getTransceivers():
                     if transceiver.receiver.track is track:
                         low_latency_receiver(transceiver.receiver)
+                        tap_rtp(transceiver.receiver, lambda d: self.receiver.tap("voice", d))
                 self.events.peer_audio(self, track)
 
     def add_media(self, local_audio: Any, video: bool) -> None:

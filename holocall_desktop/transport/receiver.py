@@ -59,6 +59,8 @@ class HologramReceiver:
         self._last_frame_id: int | None = None
         self.tasks: list[asyncio.Future[Any]] = []
         self.closed = False
+        #: (kind, undecoded message) for the recording tap: "hologram" payloads, "avatar" frames
+        self.tap: Callable[[str, bytes], None] = lambda _kind, _data: None
 
     def _decoder(self, transport: str) -> Decoder[Any]:
         decoder = self._decoders.get(transport)
@@ -94,6 +96,7 @@ class HologramReceiver:
                 self._on_fragment(message)
             elif kind == wire.TYPE_AVATAR:
                 self.events.avatar_received(decode_avatar_frame(message), time.time())
+                self.tap("avatar", message)
             elif kind == wire.TYPE_ANCHOR:
                 a = wire.decode_anchor(message)
                 self.events.anchor_received(
@@ -129,6 +132,7 @@ class HologramReceiver:
         if whole is None:
             return
         m.ids_done += 1
+        self.tap("hologram", whole)
         self._submit(lambda: decoder.decode_whole(whole))
 
     # ---- a video track (hue-video) -----------------------------------------------------------
