@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 from pathlib import Path
@@ -31,8 +32,17 @@ def register(sub: Any) -> None:
     )
     demo.set_defaults(handler=_run_demo)
 
-    replay = sub.add_parser("replay", help="view a recording (.bag, .db3)")
-    replay.add_argument("file", type=Path, help="recording to play")
+    replay = sub.add_parser(
+        "replay", help="view a recording (.bag, .db3) or a recorded call (holocall join --record)"
+    )
+    replay.add_argument("file", type=Path, help="recording or call file to play")
+    replay.add_argument(
+        "--headless",
+        action="store_true",
+        help="(call file) no window: decode everything and print what it holds as one JSON line",
+    )
+    replay.add_argument("--save-frames", type=Path, help="(--headless) save decoded frames here")
+    replay.add_argument("--save-limit", type=int, default=5, help="frames saved per participant")
     _window_options(replay)
     replay.set_defaults(handler=_run_replay)
 
@@ -97,8 +107,31 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_replay(args: argparse.Namespace) -> int:
     path: Path = args.file
+    from holocall_desktop.session.call_replay import is_call_file
+
+    if is_call_file(path):
+        return _replay_call(args, path)
+    if args.headless:
+        raise CliError(f"{path}: --headless replays call files (holocall join --record)")
     _check_recording(path)
     return _window(args, str(path), False)
+
+
+def _replay_call(args: argparse.Namespace, path: Path) -> int:
+    from holocall_desktop.session.call_replay import CallFileError, CallReplay
+
+    if not args.headless:
+        raise CliError(
+            f"{path} is a recorded call: this version replays calls with --headless only"
+        )
+    if args.save_frames is not None:
+        args.save_frames.mkdir(parents=True, exist_ok=True)
+    try:
+        report = CallReplay(path, args.save_frames, args.save_limit).run()
+    except CallFileError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
 
 
 def _check_recording(path: Path) -> None:
@@ -230,6 +263,20 @@ def _register_join(sub: Any) -> None:
         "repeat for several messages, sent in order",
     )
     join.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="(headless) record the call to FILE (a call file, whatever its name) from joining "
+        "to leaving: each participant as far as they allow",
+    )
+    join.add_argument(
+        "--consent",
+        choices=["no", "yes", "voice", "hologram"],
+        default="no",
+        help="(headless) what others may record of this participant: nothing (no, the default), "
+        "voice and hologram (yes), or one of them",
+    )
+    join.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -354,6 +401,8 @@ def _run_join(args: argparse.Namespace) -> int:
             report_latencies=args.latencies,
             hear=args.hear,
             say=say,
+            record=args.record,
+            consent=(args.consent in ("yes", "voice"), args.consent in ("yes", "hologram")),
         )
     except (SourceError, CodecError) as exc:
         raise CliError(str(exc)) from exc

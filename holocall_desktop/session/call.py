@@ -131,6 +131,10 @@ class CallSession:
         self.avatars_shown: dict[str, int] = {}
         self._undrawn: list[RemoteFrame] = []
         self._closed = False
+        #: what we allow others to record of us, and whether we record (our consent message)
+        self.allows_audio_recording = False
+        self.allows_hologram_recording = False
+        self.recording = False
 
     # ---- lifecycle (the owner's thread) ------------------------------------------------------
 
@@ -139,6 +143,7 @@ class CallSession:
         self.room.set_state(CallState.CONNECTING, f"connecting to {self.config.server}")
         self.engine.start()
         self.engine.set_mode(self.mode)
+        self._tell_consent()
 
     @property
     def state(self) -> CallState:
@@ -207,6 +212,21 @@ class CallSession:
             self.mode is MediaMode.VOLUMETRIC
             and self.room.state is CallState.JOINED
             and self.engine.wants_avatar
+        )
+
+    def set_consent(self, audio: bool, hologram: bool) -> None:
+        """What others may record of us: our voice, our hologram and avatar."""
+        self.allows_audio_recording, self.allows_hologram_recording = audio, hologram
+        self._tell_consent()
+
+    def set_recording(self, on: bool) -> None:
+        """Tell everyone we record the call (their apps show it and ask), or stopped."""
+        self.recording = on
+        self._tell_consent()
+
+    def _tell_consent(self) -> None:
+        self.engine.set_consent(
+            self.allows_audio_recording, self.allows_hologram_recording, self.recording
         )
 
     def say(self, text: str, to: str | None = None) -> ChatLine:

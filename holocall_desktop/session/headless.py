@@ -35,6 +35,7 @@ from holocall_desktop.model import DepthFrame
 from holocall_desktop.processing.background import remove_background
 from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.media import LocalMedia
+from holocall_desktop.session.recording import CallRecording
 from holocall_desktop.session.room import (
     CallStateChanged,
     ChatPosted,
@@ -165,6 +166,15 @@ def _participant_json(p: Participant) -> dict[str, Any]:
         "mode": p.mode.value,
         "connection": p.connection.value,
         "codec": p.codec,
+        "allows": [
+            k
+            for k, on in (
+                ("voice", p.allows_audio_recording),
+                ("hologram", p.allows_hologram_recording),
+            )
+            if on
+        ],
+        "recording": p.recording,
     }
 
 
@@ -201,6 +211,8 @@ class HeadlessParticipant:
         report_latencies: bool = False,
         hear: bool = False,
         say: Sequence[str] = (),
+        record: Path | None = None,
+        consent: tuple[bool, bool] = (False, False),
     ) -> None:
         self.config = config
         self.source_spec = source_spec
@@ -239,6 +251,11 @@ class HeadlessParticipant:
         #: ``say``: written in the chat, in order, to each participant once they connect
         self.say = list(say)
         self._greeted: set[str] = set()
+        #: ``record``: the call is recorded to this file from joining to leaving
+        self.record_path = record
+        self.recording: CallRecording | None = None
+        self.record_error: str | None = None
+        self.session.set_consent(*consent)  # what we allow others to record (voice, hologram)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -270,6 +287,7 @@ class HeadlessParticipant:
     def stop(self, timeout: float = 5.0) -> None:
         """Leave the call and stop everything (idempotent)."""
         self._stop.set()
+        self._stop_recording()
         self.engine.leave(timeout)
         self.engine.close(timeout)
         self.media.close()
@@ -302,7 +320,7 @@ class HeadlessParticipant:
                     next_stats += stats_interval
                     self._emit(self.stats_line())
                 state = self.engine.state
-                if state == CallState.FAILED or self.error is not None:
+                if state == CallState.FAILED or (self.error or self.record_error) is not None:
                     code = 1
                     break
                 if state == CallState.LEFT:
@@ -347,8 +365,12 @@ class HeadlessParticipant:
                 }
             )
             self._release_held()  # lines held for the invite are printed whatever happened
+            if self.recording is not None and self.recording.error is not None:
+                self.record_error = self.recording.error
+            if self.record_error is not None and code == 0:
+                code = 1
             if code == 1:
-                why = self.error and f"source: {self.error}"
+                why = self.record_error or (self.error and f"source: {self.error}")
                 why = why or self.engine.state_message or "the call did not deliver the frames"
                 print(f"holocall: error: {why}", file=sys.stderr, flush=True)
         return code
@@ -491,6 +513,28 @@ class HeadlessParticipant:
         elif isinstance(event, CallStateChanged):
             self._on_state(event.state, event.message)
 
+    def _start_recording(self) -> None:
+        if self.record_path is None or self.recording is not None:
+            return
+        try:
+            self.recording = CallRecording(self.session, self.record_path)
+        except OSError as exc:
+            self.record_error = str(exc)
+            self._emit({"event": "error", "message": str(exc)})
+            return
+        self._emit({"event": "recording", "state": "started", "file": str(self.record_path)})
+
+    def _stop_recording(self) -> None:
+        recording = self.recording
+        if recording is None or recording.stopped:
+            return
+        recording.stop()
+        line: dict[str, Any] = {"event": "recording", "state": "stopped"}
+        line |= {"file": str(recording.path), "messages": recording.writer.written}
+        if recording.error is not None:  # a full disk: the call went on, the file stopped
+            line["error"] = recording.error
+        self._emit(line)
+
     def _greet(self, p: Participant) -> None:
         """``say``'s texts to ``p``, once, when they are first connected."""
         if (
@@ -504,6 +548,8 @@ class HeadlessParticipant:
             self.session.say(text, to=p.user_id)
 
     def _on_state(self, state: CallState, message: str) -> None:
+        if state == CallState.JOINED:
+            self._start_recording()
         if state == CallState.JOINED and self._held is not None:
             room = self.engine.room_id
             secret = self.engine.invite_secret
