@@ -121,9 +121,12 @@ def _replay_call(args: argparse.Namespace, path: Path) -> int:
     from holocall_desktop.session.call_replay import CallFileError, CallReplay
 
     if not args.headless:
-        raise CliError(
-            f"{path} is a recorded call: this version replays calls with --headless only"
-        )
+        from holocall_desktop.ui.call_replay_window import run_call_replay
+
+        frames = args.frames
+        if args.screenshot is not None and frames is None and args.seconds is None:
+            frames = 30
+        return run_call_replay(path, args.screenshot, frames, args.seconds)
     if args.save_frames is not None:
         args.save_frames.mkdir(parents=True, exist_ok=True)
     try:

@@ -62,6 +62,7 @@ class CallRecording:
                 "room": session.engine.room_id or "",
                 "recorder": config.user_id,
                 "recorderName": config.display_name,
+                "recorderSeat": str(max(0, session.engine.my_seat)),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
