@@ -191,7 +191,8 @@ class ParticipantsPanel(QWidget):
             if stats is not None and stats.rtt_ms is not None:
                 detail = f" · {stats.rtt_ms:.0f} ms"
             talking = "  🔊" if info.speaking else ""
-            item = QListWidgetItem(f"● {info.name}{talking}\n    {mode} · {verdict}{detail}")
+            rec = "  ● REC" if info.recording else ""  # they record the call
+            item = QListWidgetItem(f"● {info.name}{talking}{rec}\n    {mode} · {verdict}{detail}")
             item.setData(Qt.ItemDataRole.UserRole, uid)
             item.setForeground(QColor(colour))
             if talking:

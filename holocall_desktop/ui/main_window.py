@@ -32,6 +32,7 @@ from holocall_desktop.ui import audio_controls
 from holocall_desktop.ui.call_panels import ParticipantsPanel, StatsPanel, call_status
 from holocall_desktop.ui.chat_panel import add_chat_dock
 from holocall_desktop.ui.playback_controls import PlaybackControls
+from holocall_desktop.ui.recording_controls import RecordingControls
 from holocall_desktop.ui.settings import AppSettings
 from holocall_desktop.ui.sources import (
     default_source,
@@ -98,9 +99,7 @@ class MainWindow(QMainWindow):
         self.scene.canvas.events.draw.connect(self._rate.begin, position="first")
         self.scene.canvas.events.draw.connect(self._on_draw_end, position="last")
         self._build(remove_background)
-        if self.settings.geometry:
-            self.restoreGeometry(self.settings.geometry)
-        else:
+        if not (self.settings.geometry and self.restoreGeometry(self.settings.geometry)):
             self.resize(scene_size[0], scene_size[1] + 120)
         self._last_tick = time.monotonic()
         self._last_audio_ui = 0.0
@@ -137,6 +136,7 @@ class MainWindow(QMainWindow):
         cb.invite_button.clicked.connect(self.copy_invite_link)
         cb.stats_button.toggled.connect(self.stats_dock.setVisible)
         self.chat_panel = add_chat_dock(self, self.room, cb.chat_button, lambda: self.call)
+        self.recording_controls = RecordingControls(self)
         self.participants_panel.volume.valueChanged.connect(
             lambda v: audio_controls.set_volume(self, v)
         )

@@ -115,6 +115,15 @@ class AppSettings:
         self._s.setValue("call/display_name", value)
 
     @property
+    def recordings_dir(self) -> str:
+        """Where *Record* puts recorded calls ("" = the videos folder's HoloCall folder)."""
+        return str(self._get("call/recordings_dir", "", str))
+
+    @recordings_dir.setter
+    def recordings_dir(self, value: str) -> None:
+        self._s.setValue("call/recordings_dir", value)
+
+    @property
     def microphone(self) -> str:
         """Microphone name ("" = the system default)."""
         return str(self._get("audio/microphone", "", str))

@@ -111,6 +111,14 @@ class CallBar(QToolBar):
         self.chat_button = QPushButton("Chat")
         self.chat_button.setCheckable(True)
         self.chat_button.setToolTip("Messages to everyone in the call")
+        self.record_button = QPushButton("Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip(
+            "Record the call to a file: everyone is asked, and only what each allows is kept"
+        )
+        self.consent_button = QPushButton("Recording consent…")
+        self.consent_button.setToolTip("Change what recordings of this call may keep of you")
+        self.consent_button.hide()  # shown while someone records
         for w in (
             self.join_button,
             self.camera_button,
@@ -120,6 +128,8 @@ class CallBar(QToolBar):
             self.invite_button,
             self.stats_button,
             self.chat_button,
+            self.record_button,
+            self.consent_button,
             self.voice_label,
         ):
             self.addWidget(w)
@@ -142,3 +152,4 @@ class CallBar(QToolBar):
         if not active:
             self.voice_label.setText("")
         self.invite_button.setEnabled(active and invite)
+        self.record_button.setEnabled(active)

@@ -4,6 +4,7 @@ the synthetic person over real aiortc, and the window joining like a guest."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -152,3 +153,44 @@ def test_chat_in_the_window_shows_text_as_text_and_reaches_the_others(
     panel.entry.setText("x" * 600)
     panel.send()
     assert "at most 500" in panel.error.text() and panel.entry.text() == "x" * 600
+
+
+def test_recording_from_the_window_and_being_asked_when_others_record(
+    make_window: Any, qtbot: Any, demo: DemoBackend, tmp_path: Path
+) -> None:
+    from holocall_desktop.session.call_replay import CallReplay
+    from holocall_desktop.session.recording import CallRecording
+
+    window = make_window("synthetic")
+    window.settings.recordings_dir = str(tmp_path / "calls")
+    _join(window, qtbot, demo)
+    remote = demo.remote
+    assert remote is not None
+    me = window.settings.user_id
+    remote.session.set_consent(True, True)  # Ava lets others record her
+    # Record: everyone learns it (Ava's app sees us recording), the status bar says REC
+    window.call_bar.record_button.click()
+    qtbot.waitUntil(lambda: remote.room.participants[me].recording, timeout=10000)
+    assert "REC" in window.statusBar().currentMessage()
+    qtbot.wait(3000)
+    window.call_bar.record_button.click()  # stop
+    qtbot.waitUntil(lambda: not remote.room.participants[me].recording, timeout=10000)
+    files = list((tmp_path / "calls").glob("call-*.holocall"))
+    assert len(files) == 1 and "saved" in window.statusBar().currentMessage()
+    report = CallReplay(files[0]).run()
+    ava = next(p for p in report["participants"] if p["userId"] == AVA)
+    assert ava["allows"] == ["voice", "hologram"] and ava["decoded"] >= 10
+    # Ava records: the window shows REC at her name and asks; until we answer, nothing of us
+    recording = CallRecording(remote.session, tmp_path / "ava.holocall")
+    try:
+        qtbot.waitUntil(lambda: window.recording_controls.question is not None, timeout=10000)
+        assert "REC" in window.participants_panel.text_of(AVA)
+        assert window.call_bar.consent_button.isVisible()
+        box = window.recording_controls.question
+        assert "Ava (simulated) is recording this call." in box.text()
+        voice_only = next(b for b in box.buttons() if b.text() == "Voice only")
+        voice_only.click()
+        qtbot.waitUntil(lambda: remote.room.participants[me].allows_audio_recording, timeout=10000)
+        assert not remote.room.participants[me].allows_hologram_recording
+    finally:
+        recording.stop()
