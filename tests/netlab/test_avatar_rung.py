@@ -6,6 +6,7 @@ hologram, and only Bob gets the avatar frames), and lifting the link brings the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,10 +89,14 @@ def test_a_link_too_slow_for_holograms_carries_the_avatar_and_lifting_it_brings_
             got = _holograms(bob)
             # back up: holograms again once a probe of the lightest one succeeds
             # (the hold between probes doubles after each failed one, up to 32 s)
-            assert wait_until(lambda: _holograms(bob) >= got + 20, 100), (
-                to_bob(alice),
-                bob.stats(),
-            )
+            history: list[tuple[Any, ...]] = []
+
+            def back() -> bool:
+                s = to_bob(alice)
+                history.append((s.get("send_rung"), s.get("estimate_kbps"), _holograms(bob)))
+                return _holograms(bob) >= got + 20
+
+            assert wait_until(back, 150), ("rung, estimate, holograms each 0.5 s", history)
             back = alice.wait_for(lambda x: x.get("event") == "network" and not x["down"], 5)
             assert "sees your hologram again" in back["message"]
         for p in (alice, bob):
