@@ -57,6 +57,9 @@ class CallPlayer:
         self.speed = 1.0
         self.ended = False
         self.frames_shown: dict[str, int] = {}
+        #: the recorder's own picture (drawn in the self-view: the replay is from their seat)
+        self.recorder_id = self.file.metadata.get("recorder", "")
+        self.self_frame: DepthFrame | None = None
         self._clock: float | None = None  # monotonic time of the last pump while playing
         self._due: dict[str, Record] = {}  # the newest hologram due per participant
         self._avatars: dict[str, Record] = {}
@@ -119,7 +122,9 @@ class CallPlayer:
                 continue
             del self._decoding[uid]
             frame = future.result()
-            if frame is not None and uid in self.room:
+            if frame is not None and uid == self.recorder_id:
+                self.self_frame = frame
+            elif frame is not None and uid in self.room:
                 when = self._t0 + self.position
                 out.append(RemoteFrame(uid, frame, when, when, frame.frame_number))
                 self.frames_shown[uid] = self.frames_shown.get(uid, 0) + 1
@@ -176,8 +181,8 @@ class CallPlayer:
 
     def _room(self, info: dict[str, Any]) -> None:
         uid = str(info.get("userId", ""))
-        if not uid:
-            return
+        if not uid or info.get("recorder"):
+            return  # the recorder is the viewer, not at the table
         if info.get("event") == "left":
             self.room.remove(uid, str(info.get("reason", "left")))
             return

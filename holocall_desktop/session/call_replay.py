@@ -45,6 +45,7 @@ class ReplayedParticipant:
     chat: int = 0
     meter: ToneMeter = dataclasses.field(default_factory=ToneMeter)
     saved: int = 0
+    recorder: bool = False  # the one who recorded (their own streams, as sent)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class ReplayedParticipant:
             "voicePackets": self.voice_packets,
             "voice": self.meter.summary(),
             "chat": self.chat,
+            "recorder": self.recorder,
         }
 
 
@@ -99,6 +101,7 @@ class CallReplay:
             p = self._person(str(info.get("userId")))
             p.name, p.seat = str(info.get("name", "")), int(info.get("seat", -1))
             p.allows = [str(x) for x in info.get("allows", [])]
+            p.recorder = bool(info.get("recorder"))
         elif record.kind == "chat":
             line = record.json()
             self.chat.append(line)

@@ -3,7 +3,8 @@
 :class:`CallRecording` writes the call a :class:`~holocall_desktop.session.call.CallSession` is
 in to one call file (:mod:`holocall_desktop.recording.callfile`) while it runs: who is in the
 room (names, seats, what each allows, as it changes), the chat, and each other participant's
-hologram payloads, avatar frames and Opus voice packets as they arrive, undecoded. While it
+hologram payloads, avatar frames and Opus voice packets as they arrive, undecoded, and the
+recorder's own hologram frames as sent and voice (``transport/tap.py``). While it
 records, everyone is told (the ``recording`` flag of our consent message: their apps show REC
 and ask their user). A participant's streams are written only while their own consent allows
 them: voice with ``RECORD_AUDIO``, hologram and avatar with ``RECORD_HOLOGRAM``; the gate is
@@ -70,6 +71,18 @@ class CallRecording:
         self._unsubscribe = room.subscribe(self._on_event)
         for p in room.participants.values():
             self._room("joined", p)
+        self.writer.put_json(  # the recorder: its own hologram and voice are in the file too
+            "room",
+            {
+                "event": "joined",
+                "userId": config.user_id,
+                "name": config.display_name,
+                "seat": max(0, session.engine.my_seat),
+                "mode": session.mode.value,
+                "allows": ["voice", "hologram"],
+                "recorder": True,
+            },
+        )
         self.stopped = False
         session.engine.tap.sink = self._tapped
         session.set_recording(True)

@@ -156,6 +156,7 @@ class CallEngine:
         self._background: set[asyncio.Future[Any]] = set()
         self._chat_seq = itertools.count(1)
         self.tap = StreamTap()  # what arrives, undecoded, for a recorder (its sink)
+        self._sender.tap, self._sender.user_id = self.tap, config.user_id
 
     # ==== thread-safe API ======================================================================
 

@@ -82,6 +82,7 @@ class MeshTopology:
         self._my_seat = -1
         self._leaving = False
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._own_voice: asyncio.Future[None] | None = None  # our voice for a recording
         #: participants whose connection broke (reported gone, a new one being tried out of
         #: sight) -> new connections tried since
         self._reconnecting: dict[str, int] = {}
@@ -219,6 +220,9 @@ class MeshTopology:
             return None
         if self._relay is None:
             self._relay = MediaRelay()
+            # our own voice for a recording (dropped unless one runs)
+            own = self._relay.subscribe(self._local_audio, buffered=False)
+            self._own_voice = asyncio.ensure_future(self.tap.own_voice(self.user_id, own))
         return self._relay.subscribe(self._local_audio, buffered=False)
 
     async def drop(
@@ -396,6 +400,9 @@ class MeshTopology:
         for user in list(self.peers):
             await self.drop(user, reason)
         self._relay = None
+        if self._own_voice is not None:
+            self._own_voice.cancel()
+            await asyncio.gather(self._own_voice, return_exceptions=True)
 
 
 def _seat(p: dict[str, Any]) -> int:

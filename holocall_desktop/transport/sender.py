@@ -40,6 +40,7 @@ from holocall_desktop.model import DepthFrame, LatestMailbox
 from holocall_desktop.transport.api import MediaMode, PeerStats
 from holocall_desktop.transport.ladder import AVATAR, Ladder, RungChooser
 from holocall_desktop.transport.peerstats import assess_network
+from holocall_desktop.transport.tap import StreamTap
 from holocall_desktop.transport.topology import HologramPath, Topology
 from holocall_desktop.transport.tracks import VIDEO_CLOCK, packed_to_video_frame
 
@@ -103,6 +104,8 @@ class HologramSender:
         self._receivers: weakref.WeakKeyDictionary[Any, _Receiver] = weakref.WeakKeyDictionary()
         #: who is on the avatar rung now (user ids; replaced on the loop, read from any thread)
         self._avatar_receivers: frozenset[str] = frozenset()
+        self.tap: StreamTap | None = None  # our frames as sent, for a recording (as user_id)
+        self.user_id = ""
 
     def offer(self, frame: DepthFrame, capture_time: float) -> None:
         """The newest captured frame (any thread); call :meth:`wake` on the loop after it."""
@@ -173,6 +176,8 @@ class HologramSender:
             self._pool, self._encode_profiles, frame, capture_time, sorted(groups)
         )
         self._count()
+        if self.tap is not None:  # the best profile of this frame, for a recording
+            self.tap.own_frame(self.user_id, encoded[min(encoded)])
         for profile, messages in encoded.items():
             self.ladder.frame_sent(profile, sum(len(m) for m in messages))
             for path in groups[profile]:

@@ -7,6 +7,11 @@ each Opus packet of the voice (:func:`tap_rtp`). Nothing goes further unless a r
 (``RECORD_AUDIO`` for voice, ``RECORD_HOLOGRAM`` for holograms and avatars). The gate runs on
 the network loop in the order messages arrive, so a withdrawn consent stops the very next
 message. The sink must not block (a recorder queues).
+
+The recorder's own streams come too, under its own user id: each hologram frame as it was sent
+(the best profile of that frame, reassembled from its fragments: :meth:`StreamTap.own_frame`)
+and its voice, encoded with the call's Opus encoder from the microphone track
+(:meth:`StreamTap.own_voice`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from aiortc.mediastreams import MediaStreamError
+
 from holocall_desktop.codec import control as wire
+from holocall_desktop.codec.base import DATACHANNEL
+from holocall_desktop.codec.registry import decoder_for_transport
 from holocall_desktop.recording.callfile import voice_packet
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,40 @@ class TapSink(Protocol):
 class StreamTap:
     def __init__(self) -> None:
         self.sink: TapSink | None = None  # set while recording (any thread)
+        self._frames = decoder_for_transport(DATACHANNEL)  # reassembles our own fragments
+        self._voice_seq = 0
+
+    def own_frame(self, user_id: str, fragments: list[bytes]) -> None:
+        """One of our hologram frames as sent (its fragments, parity included)."""
+        if self.sink is None:
+            return
+        whole = None
+        for fragment in fragments:
+            whole = self._frames.assemble(fragment) or whole
+        if whole is not None:
+            self.sink("hologram", user_id, bytes(whole))
+
+    async def own_voice(self, user_id: str, track: Any) -> None:
+        """Consume ``track`` (our microphone, a relay of it) until it ends; while recording,
+        encode it as the call does and hand the packets to the sink."""
+        from holocall_desktop.transport.voice import ResilientOpusEncoder
+
+        encoder = ResilientOpusEncoder()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if self.sink is None:
+                continue
+            try:
+                payloads, timestamp = encoder.encode(frame)
+            except Exception:  # a frame the encoder refuses costs the recording, not the call
+                log.exception("encoding our voice for the recording failed")
+                continue
+            for payload in payloads:
+                self._voice_seq = (self._voice_seq + 1) & 0xFFFF
+                self.sink("voice", user_id, voice_packet(self._voice_seq, timestamp, payload))
 
     def offer(self, kind: str, user_id: str, consent: wire.Consent, data: bytes) -> None:
         sink = self.sink

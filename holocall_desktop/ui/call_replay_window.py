@@ -75,6 +75,9 @@ class CallReplayWindow(QMainWindow):
         self.player.pump(now)
         frames = self.player.take_frames()
         shown = self.view.show_remote(frames, self.player.take_avatars())
+        if self.player.self_frame is not None:  # the recorder's own picture, in the corner
+            self.scene.set_self_frame(self.player.self_frame)
+            self.player.self_frame = None
         self.playback.set_position(self.player.position)
         if shown:
             self.frames_drawn += shown

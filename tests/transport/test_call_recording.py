@@ -58,12 +58,16 @@ def received(p: Participant, user: str) -> int:
 
 
 def record_call(
-    participants: Start, server: RunningServer, path: Path, guests: dict[str, list[str]]
+    participants: Start,
+    server: RunningServer,
+    path: Path,
+    guests: dict[str, list[str]],
+    host_extra: tuple[str, ...] = (),
 ) -> tuple[Participant, dict[str, Participant]]:
     """The host records; each guest joins with its own arguments; about 10 s of call once
     everyone's frames flow."""
     host, link = host_and_link(
-        participants, server, [*EXACT, "--seconds", "120", "--record", str(path)]
+        participants, server, [*EXACT, "--seconds", "120", "--record", str(path), *host_extra]
     )
     others = {
         name: participants([link, "--name", name, *EXACT, "--seconds", "120", *args])
@@ -84,7 +88,9 @@ def test_a_call_recorded_with_consent_replays_what_each_allowed(
         "a": ["--consent", "yes", "--source", "synthetic:2", "--tone", "440", "--say", "hi from a"],
         "b": ["--consent", "yes", "--source", "synthetic:3", "--tone", "660"],
     }
-    host, others = record_call(participants, signal_server, path, guests)
+    host, others = record_call(
+        participants, signal_server, path, guests, ("--source", "synthetic:1", "--tone", "550")
+    )
     # everyone sees that the host records
     for name, p in others.items():
         assert any(x["userId"] == "host" and x["recording"] for x in p.events("participant")), name
@@ -109,6 +115,11 @@ def test_a_call_recorded_with_consent_replays_what_each_allowed(
         assert voice["receivedMs"] >= 9000 and voice["toneHz"] == pytest.approx(hz, abs=3)
         assert voice["toneShare"] > 0.8
     assert [c["text"] for c in report["chat"] if c["userId"] == "a"] == ["hi from a"]
+    # the recorder's own hologram (as sent) and voice are in the file too
+    own = person(report, "host")
+    assert own["recorder"] and own["decoded"] == own["holograms"] >= 60 and own["bad"] == 0
+    assert check_saved(frames, "host", seed=1, exact_mask=True) == 3
+    assert own["voice"]["toneHz"] == pytest.approx(550.0, abs=3)
     for p in others.values():
         p.terminate()
         assert p.finish(30) == 0
