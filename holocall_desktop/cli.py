@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-RECORDING_SUFFIXES = (".bag", ".db3")
+RECORDING_SUFFIXES = (".bag", ".db3", ".holocall")  # depth recordings, recorded calls
 
 
 def route(argv: list[str]) -> list[str]:

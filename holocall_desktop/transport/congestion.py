@@ -596,6 +596,11 @@ class CongestionControl:
             self.loss_limit_kbps = floor
         self._arrived.clear()
         self._prev = None
+        # a fresh measure: frames lost on the way down (reported late, or never) are no news
+        # about the probe, and must not take the loss limit back down at its first report
+        self._forget_before(math.inf, count=False)
+        self._frames_ok = self._frames_lost = 0
+        self._fragments_sent = self._fragments_got = 0
 
     # ---- the answer ------------------------------------------------------------------------
 

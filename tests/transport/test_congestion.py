@@ -281,3 +281,22 @@ def test_reports_held_back_without_a_queue_give_the_estimate_back() -> None:
     drive(link, 0.5, kbps=0.8 * before, t0=t)  # the reports come: no queue
     after = link.cc.target_kbps()
     assert after is not None and after > 0.8 * before
+
+
+def test_a_probe_starts_a_fresh_loss_measure() -> None:
+    # on the way down to the avatar, frames were lost on a collapsed link and never reported,
+    # and the loss limit fell; a probe of 300 kbit/s on a link that has room again must not be
+    # judged by those old losses
+    link = Bottleneck(kbps=10000)
+    cc = link.cc
+    for fid in range(10_000, 10_040):
+        cc.frame_sent(fid, 2000, 0.0, 2)  # never arrived
+    cc.loss_limit_kbps = 215.0
+    cc.probe(300.0)
+    t = 1.0
+    while cc.frame_loss is None:  # the probe's first measure: its own frames only
+        t = drive(link, 0.1, kbps=300, t0=t)
+    assert cc.frame_loss < 0.02
+    drive(link, 3, kbps=300, t0=t)
+    target = cc.target_kbps()
+    assert target is not None and target >= 300.0

@@ -22,6 +22,7 @@ from holocall_desktop.cli import route
         (["/home/a/Take 1.bag"], ["replay", "/home/a/Take 1.bag"]),
         (["file:///home/a/Take%201.db3"], ["replay", "/home/a/Take 1.db3"]),
         (["rec.DB3", "--frames", "3"], ["replay", "rec.DB3", "--frames", "3"]),
+        (["call-20261201.holocall"], ["replay", "call-20261201.holocall"]),
         (["demo", "--no-call"], ["demo", "--no-call"]),
     ],
 )
