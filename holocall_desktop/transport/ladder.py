@@ -224,10 +224,11 @@ class RungChooser:
                 self._move(self.index - 1, now, up=False)  # not a probe: a failure is no news
             return self.index
         lightest = ladder.kbps(ladder.lightest)
-        if not self.rung.hologram and lightest is not None and lightest > target_kbps:
+        if not self.rung.hologram and lightest is not None and UP_MARGIN * lightest > target_kbps:
             # avatar or voice only: no hologram arrives to estimate from, so the estimate
-            # cannot grow; try the lightest hologram after the hold (the sender lifts the
-            # estimate for it). From voice only, the avatar as soon as it fits.
+            # cannot grow (not even the last 10 % a climb asks for); try the lightest hologram
+            # after the hold (the sender lifts the estimate for it). From voice only, the
+            # avatar as soon as it fits.
             if self.rung.name == AVATAR and target_kbps < AVATAR_KBPS:
                 self._move(self.index + 1, now, up=False)  # not even the avatar fits
             elif self.rung.name == VOICE and target_kbps >= UP_MARGIN * AVATAR_KBPS:

@@ -300,3 +300,21 @@ def test_a_probe_starts_a_fresh_loss_measure() -> None:
     drive(link, 3, kbps=300, t0=t)
     target = cc.target_kbps()
     assert target is not None and target >= 300.0
+
+
+def test_from_the_avatar_a_target_just_above_the_lightest_hologram_is_probed_too() -> None:
+    # the estimate froze between the lightest hologram's bitrate and the 10 % more a climb
+    # asks for: nothing arrives on the avatar to lift it, so only a probe can come back
+    lad = ladder()
+    lightest = lad.kbps(lad.lightest)
+    assert lightest is not None
+    ch = RungChooser(lad)
+    ch.update(5.0, 0.0)
+    ch.update(2 * AVATAR_KBPS, 0.5)
+    assert ch.index == len(lad) - 2  # the avatar
+    target = 1.05 * lightest
+    t = 0.6
+    while ch.index != lad.lightest and t < 0.6 + 2 * HOLD_S:
+        ch.update(target, t)
+        t += 0.1
+    assert ch.index == lad.lightest
