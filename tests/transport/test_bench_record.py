@@ -33,5 +33,6 @@ def test_bench_record_small() -> None:
     )
     assert rates, out.stdout
     total, holograms, voice = (float(x) for x in rates.groups())
-    # the file compresses what it holds; voice at ~64 kbit/s is ~0.4-0.5 MB a minute
-    assert 0 < total < holograms + voice and holograms > 0 and 0.2 < voice < 1.0
+    # the file compresses what it holds; voice (~64 kbit/s: ~0.5 MB a minute while it runs)
+    # covers only part of so short a file's span
+    assert 0 < total < holograms + voice and holograms > 0 and 0.02 < voice < 1.0
