@@ -84,6 +84,9 @@ def test_a_chat_flood_and_bad_chat_are_cut_short(
     with engine(config) as (flooder, rec):
         rec.wait_state(CallState.JOINED)
         rec.wait_connected("host")
+        # the host's hello came (its codec is known): the flood goes out at once, instead of
+        # waiting in the 50 messages kept for a peer whose hello is still on the way
+        rec.wait(lambda: any(i.user_id == "host" and i.codec for i in rec.infos), 20, "the hello")
         victim.wait_for(
             lambda x: x.get("event") == "participant" and x["connection"] == "connected",
             20,
