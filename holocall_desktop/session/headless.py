@@ -166,14 +166,7 @@ def _participant_json(p: Participant) -> dict[str, Any]:
         "mode": p.mode.value,
         "connection": p.connection.value,
         "codec": p.codec,
-        "allows": [
-            k
-            for k, on in (
-                ("voice", p.allows_audio_recording),
-                ("hologram", p.allows_hologram_recording),
-            )
-            if on
-        ],
+        "allows": p.allows,
         "recording": p.recording,
     }
 

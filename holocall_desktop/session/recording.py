@@ -38,17 +38,6 @@ log = logging.getLogger(__name__)
 HOLOGRAM_META = {"codec": "volumetric-dc"}
 
 
-def _allows(p: Participant) -> list[str]:
-    return [
-        name
-        for name, on in (
-            ("voice", p.allows_audio_recording),
-            ("hologram", p.allows_hologram_recording),
-        )
-        if on
-    ]
-
-
 class CallRecording:
     """Records ``session``'s call into ``path`` from now until :meth:`stop` (see the module
     doc). ``OSError`` (one line) if the file cannot be created."""
@@ -115,7 +104,7 @@ class CallRecording:
                 "name": p.name,
                 "seat": p.server_seat,
                 "mode": p.mode.value,
-                "allows": _allows(p),
+                "allows": p.allows,
                 **extra,
             },
         )
@@ -125,15 +114,15 @@ class CallRecording:
             self._room("joined", event.participant)
         elif isinstance(event, ParticipantChanged):
             now, was = event.participant, event.previous
-            seen = (now.name, now.server_seat, now.mode, _allows(now))
-            if seen != (was.name, was.server_seat, was.mode, _allows(was)):
+            seen = (now.name, now.server_seat, now.mode, now.allows)
+            if seen != (was.name, was.server_seat, was.mode, was.allows):
                 self._room("changed", now)
         elif isinstance(event, ParticipantRemoved):
             self._room("left", event.participant, reason=event.reason)
         elif isinstance(event, ChatPosted):
             line = event.line
             who = self.session.room.participants.get(line.user_id)
-            if line.mine or (who is not None and _allows(who)):
+            if line.mine or (who is not None and who.allows):
                 self.writer.put_json(
                     "chat",
                     {

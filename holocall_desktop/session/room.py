@@ -59,6 +59,15 @@ class Participant:
     def shows_avatar(self) -> bool:
         return self.mode is MediaMode.AVATAR
 
+    @property
+    def allows(self) -> list[str]:
+        """What recordings may keep of them: ``"voice"``, ``"hologram"``, both or neither."""
+        kept = (
+            ("voice", self.allows_audio_recording),
+            ("hologram", self.allows_hologram_recording),
+        )
+        return [name for name, on in kept if on]
+
 
 @dataclass(frozen=True)
 class ParticipantAdded:
