@@ -84,14 +84,19 @@ def _window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, help="exit after this many seconds")
 
 
+def _scripted_frames(args: argparse.Namespace) -> int | None:
+    """``--frames``; with ``--screenshot`` and neither ``--frames`` nor ``--seconds``: 30."""
+    if args.screenshot is not None and args.frames is None and args.seconds is None:
+        return 30
+    return int(args.frames) if args.frames is not None else None
+
+
 def _window(
     args: argparse.Namespace, source: str | None, remove_background: bool | None, demo: bool = False
 ) -> int:
     from holocall_desktop.ui.app import run_window
 
-    frames = args.frames
-    if args.screenshot is not None and frames is None and args.seconds is None:
-        frames = 30
+    frames = _scripted_frames(args)
     if args.remove_background is not None:
         remove_background = args.remove_background
     return run_window(source, remove_background, args.screenshot, frames, args.seconds, demo=demo)
@@ -123,10 +128,7 @@ def _replay_call(args: argparse.Namespace, path: Path) -> int:
     if not args.headless:
         from holocall_desktop.ui.call_replay_window import run_call_replay
 
-        frames = args.frames
-        if args.screenshot is not None and frames is None and args.seconds is None:
-            frames = 30
-        return run_call_replay(path, args.screenshot, frames, args.seconds)
+        return run_call_replay(path, args.screenshot, _scripted_frames(args), args.seconds)
     if args.save_frames is not None:
         args.save_frames.mkdir(parents=True, exist_ok=True)
     try:
@@ -332,9 +334,7 @@ def _run_join_window(args: argparse.Namespace) -> int:
     # the app fills in its own user id and remembered name when these are empty
     config = _join_config(args, args.user_id or "", args.name or "")
     source = args.source
-    frames = args.frames
-    if args.screenshot is not None and frames is None and args.seconds is None:
-        frames = 30
+    frames = _scripted_frames(args)
     return run_window(source, None, args.screenshot, frames, args.seconds, join=config)
 
 
