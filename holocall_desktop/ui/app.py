@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
 
 from holocall_desktop.errors import CliError
@@ -29,6 +30,27 @@ def ensure_app() -> QApplication:
     return app
 
 
+def ensure_opengl_app() -> QApplication:
+    """:func:`ensure_app`, then ``CliError`` (one line) without a usable OpenGL."""
+    app = ensure_app()
+    from holocall_desktop.ui.glcheck import OpenGLUnavailable, probe_opengl
+
+    try:
+        probe_opengl()
+    except OpenGLUnavailable as exc:
+        raise CliError(str(exc)) from None
+    return app
+
+
+def save_screenshot(pixmap: QPixmap, path: Path) -> None:
+    """A scripted run's screenshot, and one line saying where it went (or that it could not)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not pixmap.save(str(path)):
+        print(f"holocall: error: could not write {path}", file=sys.stderr)
+    else:
+        print(f"holocall: screenshot saved to {path}")
+
+
 def run_window(
     source: str | None,
     remove_background: bool | None = None,
@@ -46,13 +68,7 @@ def run_window(
     joins their call; ``frames`` then counts frames of the remote participant.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = ensure_app()
-    from holocall_desktop.ui.glcheck import OpenGLUnavailable, probe_opengl
-
-    try:
-        probe_opengl()
-    except OpenGLUnavailable as exc:
-        raise CliError(str(exc)) from None
+    app = ensure_opengl_app()
     from holocall_desktop.ui.main_window import MainWindow
 
     window = MainWindow(source=source, remove_background=remove_background)
@@ -88,11 +104,7 @@ def run_window(
             return
         done = True
         if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            if not window.screenshot().save(str(screenshot)):
-                print(f"holocall: error: could not write {screenshot}", file=sys.stderr)
-            else:
-                print(f"holocall: screenshot saved to {screenshot}")
+            save_screenshot(window.screenshot(), screenshot)
         window.close()
 
     scripted = frames is not None or seconds is not None or screenshot is not None

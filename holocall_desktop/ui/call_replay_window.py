@@ -8,7 +8,6 @@ only), and the play bar of depth recordings drives it: play/pause, step, seek, l
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -99,14 +98,9 @@ def run_call_replay(
     """The replay window on ``path`` until it is closed, or (scripted) until ``frames``
     hologram frames were drawn or ``seconds`` passed, saving ``screenshot`` then."""
     from holocall_desktop.recording.callfile import CallFileError
-    from holocall_desktop.ui.app import ensure_app
-    from holocall_desktop.ui.glcheck import OpenGLUnavailable, probe_opengl
+    from holocall_desktop.ui.app import ensure_opengl_app, save_screenshot
 
-    app = ensure_app()
-    try:
-        probe_opengl()
-    except OpenGLUnavailable as exc:
-        raise CliError(str(exc)) from None
+    app = ensure_opengl_app()
     try:
         window = CallReplayWindow(path)
     except CallFileError as exc:
@@ -120,11 +114,7 @@ def run_call_replay(
             return
         done = True
         if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            if window.screenshot().save(str(screenshot)):
-                print(f"holocall: screenshot saved to {screenshot}")
-            else:
-                print(f"holocall: error: could not write {screenshot}", file=sys.stderr)
+            save_screenshot(window.screenshot(), screenshot)
         window.close()
 
     if frames is not None:
