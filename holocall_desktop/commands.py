@@ -112,7 +112,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_replay(args: argparse.Namespace) -> int:
     path: Path = args.file
-    from holocall_desktop.session.call_replay import is_call_file
+    from holocall_desktop.recording.callfile import is_call_file
 
     if is_call_file(path):
         return _replay_call(args, path)

@@ -45,6 +45,7 @@ from holocall_desktop import __version__
 log = logging.getLogger(__name__)
 
 PROFILE = "holocall"
+MAGIC = b"\x89MCAP0\r\n"  # how every MCAP file starts
 FLUSH_INTERVAL_S = 1.0
 #: items the writer thread may fall behind by before new ones are dropped (and counted)
 QUEUE_LIMIT = 4096
@@ -212,11 +213,20 @@ def read_call(path: Path) -> CallFile:
     except OSError as exc:
         raise CallFileError(f"cannot open {path}: {exc.strerror or exc}") from None
     with stream:
-        head = stream.read(8)
-        if head != b"\x89MCAP0\r\n":
+        if stream.read(len(MAGIC)) != MAGIC:
             raise CallFileError(f"{path} is not a HoloCall call file (not an MCAP file)")
         stream.seek(0)
         return _read(path, stream)
+
+
+def is_call_file(path: Path) -> bool:
+    """Whether ``path`` starts like an MCAP file (a call file, or a foreign MCAP file that
+    :func:`read_call` will name as such)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 def _read(path: Path, stream: IO[bytes]) -> CallFile:

@@ -149,14 +149,4 @@ class CallReplay:
         np.savez_compressed(self.save_dir / f"{p.user_id}_{frame.frame_number}.npz", **arrays)
 
 
-def is_call_file(path: Path) -> bool:
-    """Whether ``path`` starts like an MCAP file (a call file, or a foreign MCAP file that
-    :func:`read_call` will name as such)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(8) == b"\x89MCAP0\r\n"
-    except OSError:
-        return False
-
-
-__all__ = ["CallFileError", "CallReplay", "is_call_file"]
+__all__ = ["CallFileError", "CallReplay"]
