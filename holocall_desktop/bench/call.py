@@ -120,6 +120,30 @@ def _start(name: str, args: list[str], env: dict[str, str]) -> _Proc:
     return proc
 
 
+def _cpu_rates(
+    before: dict[str, float | None], after: dict[str, float | None], wall: float
+) -> dict[str, float | None]:
+    """Cores each process used between two ``_cpu_seconds`` readings ``wall`` s apart."""
+    out: dict[str, float | None] = {}
+    for name, a in before.items():
+        b = after.get(name)
+        out[name] = None if a is None or b is None else (b - a) / wall
+    return out
+
+
+def _stop_all(procs: list[_Proc], wait_s: float) -> None:
+    """SIGTERM every participant still running (they leave gracefully); kill any that has not
+    ended ``wait_s`` seconds later."""
+    for p in procs:
+        if p.popen.poll() is None:
+            p.popen.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.popen.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+
+
 def _everyone_receiving(procs: list[_Proc], n: int) -> bool:
     for p in procs:
         stats = p.events("stats")
@@ -188,19 +212,9 @@ def _run_call(
                     fps.append(peer["fps_in"])
                     if peer["loss"] is not None:
                         loss.append(peer["loss"])
-        cpu: dict[str, float | None] = {}
-        for p in procs:
-            a, b = cpu0[p.name], cpu1[p.name]
-            cpu[p.name] = None if a is None or b is None else (b - a) / wall
+        cpu = _cpu_rates(cpu0, cpu1, wall)
     finally:
-        for p in procs:
-            if p.popen.poll() is None:
-                p.popen.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
+        _stop_all(procs, 20)
     if any(c is None for c in cpu.values()):
         # no /proc: the children's CPU over their whole lives (start-up included), averaged
         total = _children_cpu() - children0

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from holocall_desktop.bench.call import (
+    _cpu_rates,
     _cpu_seconds,
     _everyone_receiving,
     _Proc,
     _running_server,
     _start,
+    _stop_all,
 )
 
 
@@ -68,19 +68,8 @@ def _call(
         cpu1 = {p.name: _cpu_seconds(p.popen.pid) for p in procs}
         wall = time.monotonic() - t0
     finally:
-        for p in procs:
-            if p.popen.poll() is None:
-                p.popen.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
-    cpu = {}
-    for name in cpu0:
-        a, b = cpu0[name], cpu1[name]
-        cpu[name] = None if a is None or b is None else (b - a) / wall
-    return {"cpu": cpu}
+        _stop_all(procs, 30)
+    return {"cpu": _cpu_rates(cpu0, cpu1, wall)}
 
 
 def _file_rates(path: Path) -> dict[str, float]:
