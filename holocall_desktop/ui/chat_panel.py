@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QDockWidget,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -73,7 +72,6 @@ class ChatPanel(QWidget):
         self.lines: list[ChatLine] = []
         self.unread = 0
         self.on_unread: Callable[[int], None] = lambda _n: None
-        self.dock: QDockWidget | None = None
         for line in room.chat:
             self._append(line)
         room.subscribe(self._on_event)
@@ -135,7 +133,7 @@ def add_chat_dock(
     """The chat panel in a dock on the right of ``window``, hidden until ``button`` (the call
     bar's *Chat*) shows it; while hidden, the button counts the messages that came."""
     panel = ChatPanel(room, session)
-    panel.dock = dock = side_dock(window, "Chat", panel, True)
+    dock = side_dock(window, "Chat", panel, True)
     button.toggled.connect(dock.setVisible)
     dock.visibilityChanged.connect(lambda shown: panel.seen() if shown else None)
     dock.visibilityChanged.connect(button.setChecked)
