@@ -10,20 +10,25 @@ import sys
 import pytest
 
 
-@pytest.mark.slow
-def test_bench_call_small() -> None:
-    out = subprocess.run(
-        [
-            *[sys.executable, "-m", "holocall_desktop", "bench", "call", "--participants", "2"],
-            *["--size", "160x120", "--fps", "10", "--seconds", "2", "--warmup", "1"],
-            *["--preload", "5"],
-        ],
+def run_bench(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``holocall bench NAME ARGS`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "holocall_desktop", "bench", name, *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
         check=False,
     )
+
+
+#: a call as small as still measures something
+SMALL_BENCH = ["--size", "160x120", "--fps", "10", "--warmup", "1", "--preload", "5"]
+
+
+@pytest.mark.slow
+def test_bench_call_small() -> None:
+    out = run_bench("call", "--participants", "2", "--seconds", "2", *SMALL_BENCH)
     assert out.returncode == 0, out.stderr[-2000:]
     row = re.search(r"^\| 2 \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \| (\d+) \|", out.stdout, re.M)
     assert row, out.stdout

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+
+from tests.transport.test_bench_call import SMALL_BENCH, run_bench
 
 
 @pytest.mark.slow
 def test_bench_record_small() -> None:
-    out = subprocess.run(
-        [
-            *[sys.executable, "-m", "holocall_desktop", "bench", "record", "--participants", "2"],
-            *["--size", "160x120", "--fps", "10", "--seconds", "3", "--warmup", "1"],
-            *["--preload", "5"],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        check=False,
-    )
+    out = run_bench("record", "--participants", "2", "--seconds", "3", *SMALL_BENCH, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     for run in ("not recorded", "recorded"):
         assert re.search(rf"^\| {run} \| [0-9.]+ \| [0-9.]+ \|$", out.stdout, re.M), out.stdout
