@@ -8,7 +8,7 @@ encodes and decodes:
 - on the ``control`` channel: ``hello`` (``0x48``), ``ping`` (``0x50``), ``pong`` (``0x51``),
   ``quality`` feedback (``0x46``), ``arrivals`` of hologram frames (``0x52``, for the sender's
   bandwidth estimate), ``consent`` (``0x43``), ``mode`` change (``0x4D``), ``chat``
-  (``0x54``) and ``bye`` (``0x42``).
+  (``0x54``), ``screen`` share state (``0x44``) and ``bye`` (``0x42``).
 
 :func:`decode_control` / :func:`decode_anchor` raise :class:`WireError` (a :class:`CodecError`)
 with a one-line reason for anything malformed: wrong version, unknown type, truncation, trailing
@@ -31,6 +31,7 @@ VERSION = 1
 TYPE_AVATAR = 0x41  # 'A' (codec.avatar_frame)
 TYPE_BYE = 0x42  # 'B'
 TYPE_CONSENT = 0x43  # 'C'
+TYPE_SCREEN = 0x44  # 'D' (display: a shared screen)
 TYPE_QUALITY = 0x46  # 'F' (feedback)
 TYPE_HELLO = 0x48  # 'H'
 TYPE_MODE = 0x4D  # 'M'
@@ -46,6 +47,10 @@ MAX_NAME_BYTES = 128
 #: the longest chat text on the wire, in bytes (UTF-8), and the most characters a sender writes
 MAX_CHAT_BYTES = 2000
 MAX_CHAT_CHARS = 500
+#: the longest title of a shared screen in bytes (UTF-8), and its size and rate limits
+MAX_SCREEN_TITLE_BYTES = 100
+SCREEN_SIZE_RANGE = (16, 4096)
+SCREEN_FPS_RANGE = (1, 60)
 #: participant ids follow the signaling server's rule
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -73,9 +78,10 @@ class Capability(IntFlag):
     QUALITY_FEEDBACK = 1 << 5  # reads quality feedback
     ARRIVAL_REPORTS = 1 << 6  # reads arrival reports (and estimates the bandwidth from them)
     CHAT = 1 << 7  # reads chat messages
+    SCREEN = 1 << 8  # receives a shared screen (the second video track) and reads ``screen``
 
 
-ALL_CAPABILITIES = Capability(0xFF)
+ALL_CAPABILITIES = Capability(0x1FF)
 
 
 class Codec(IntEnum):
@@ -218,6 +224,24 @@ def is_control_char(c: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ScreenState:
+    """The sender shares its screen (``width`` × ``height`` pixels at most ``fps`` frames a
+    second on the screen video track, showing ``title``), or stopped sharing (all zero)."""
+
+    width: int = 0
+    height: int = 0
+    fps: int = 0
+    title: str = ""
+
+    @property
+    def sharing(self) -> bool:
+        return self.width > 0
+
+
+SCREEN_STOPPED = ScreenState()
+
+
+@dataclass(frozen=True)
 class AnchorSync:
     """The seed's ``anchor_sync``: where a participant's shared anchor is (metres, unit
     quaternion x, y, z, w), with an optional cloud anchor id."""
@@ -229,7 +253,16 @@ class AnchorSync:
 
 
 ControlMessage = (
-    Hello | Ping | Pong | QualityFeedback | ArrivalReport | ConsentMessage | ModeChange | Chat | Bye
+    Hello
+    | Ping
+    | Pong
+    | QualityFeedback
+    | ArrivalReport
+    | ConsentMessage
+    | ModeChange
+    | Chat
+    | ScreenState
+    | Bye
 )
 
 # ---- layouts ----------------------------------------------------------------------------------
@@ -242,6 +275,7 @@ _QUALITY = struct.Struct("<BBHHHI")
 _ARRIVALS_HEAD = struct.Struct("<BBdB")  # ver, type, base time, count
 _ARRIVAL = struct.Struct("<IHBIi")  # frame id, fragments, flags (1: complete), bytes, µs
 _CHAT = struct.Struct("<BBIdH")  # ver, type, seq, sent, text length
+_SCREEN = struct.Struct("<BBHHBB")  # ver, type, width, height, fps, title length
 _FLAGS = struct.Struct("<BBB")  # consent, mode, bye: one byte after the header
 _ANCHOR_HEAD = struct.Struct("<BBBB")  # ver, type, flags, id_len
 _ANCHOR_POSE = struct.Struct("<7f")
@@ -303,6 +337,47 @@ def _encode_chat(message: Chat) -> bytes:
     if not math.isfinite(message.sent):
         raise ValueError("chat time must be finite")
     return _CHAT.pack(VERSION, TYPE_CHAT, message.seq & 0xFFFFFFFF, message.sent, len(text)) + text
+
+
+def _screen_problem(width: int, height: int, fps: int, title: bytes) -> str | None:
+    if width == height == fps == 0:
+        return "screen: a stop with a title" if title else None
+    lo, hi = SCREEN_SIZE_RANGE
+    if not (lo <= width <= hi and lo <= height <= hi):
+        return f"screen: {width}x{height} pixels (each side {lo} to {hi}, or 0x0 to stop)"
+    if not SCREEN_FPS_RANGE[0] <= fps <= SCREEN_FPS_RANGE[1]:
+        return f"screen: {fps} fps (1 to {SCREEN_FPS_RANGE[1]})"
+    if len(title) > MAX_SCREEN_TITLE_BYTES:
+        return f"screen: a title of {len(title)} bytes (max {MAX_SCREEN_TITLE_BYTES})"
+    return None
+
+
+def _decode_screen(view: memoryview) -> ScreenState:
+    if len(view) < _SCREEN.size:
+        raise WireError(f"truncated screen: {len(view)} of at least {_SCREEN.size} bytes")
+    _, _, width, height, fps, n = _SCREEN.unpack_from(view)
+    _exact(view, _SCREEN.size + n, "screen")
+    raw = bytes(view[_SCREEN.size :])
+    problem = _screen_problem(width, height, fps, raw)
+    if problem is not None:
+        raise WireError(problem)
+    title = _utf8(raw, "screen title")
+    if any(is_control_char(c) or c in "\t\n" for c in title):
+        raise WireError("screen: the title holds control characters")
+    return ScreenState(width, height, fps, title)
+
+
+def _encode_screen(message: ScreenState) -> bytes:
+    title = message.title.encode("utf-8")
+    problem = _screen_problem(message.width, message.height, message.fps, title)
+    if problem is not None:
+        raise ValueError(problem)
+    if any(is_control_char(c) or c in "\t\n" for c in message.title):
+        raise ValueError("screen title must not hold control characters")
+    head = _SCREEN.pack(
+        VERSION, TYPE_SCREEN, message.width, message.height, message.fps, len(title)
+    )
+    return head + title
 
 
 def encode_control(message: ControlMessage) -> bytes:
@@ -367,6 +442,8 @@ def encode_control(message: ControlMessage) -> bytes:
         return _FLAGS.pack(VERSION, TYPE_BYE, int(message.reason))
     if isinstance(message, Chat):
         return _encode_chat(message)
+    if isinstance(message, ScreenState):
+        return _encode_screen(message)
     raise TypeError(f"not a control message: {type(message).__name__}")
 
 
@@ -443,6 +520,8 @@ def decode_control(data: bytes | memoryview) -> ControlMessage:
         return _decode_arrivals(view)
     if kind == TYPE_CHAT:
         return _decode_chat(view)
+    if kind == TYPE_SCREEN:
+        return _decode_screen(view)
     if kind in (TYPE_CONSENT, TYPE_MODE, TYPE_BYE):
         what = {TYPE_CONSENT: "consent", TYPE_MODE: "mode change", TYPE_BYE: "bye"}[kind]
         _exact(view, _FLAGS.size, what)

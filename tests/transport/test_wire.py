@@ -32,6 +32,7 @@ from holocall_desktop.codec.control import (
     Ping,
     Pong,
     QualityFeedback,
+    ScreenState,
     WireError,
     clock_sample,
     decode_anchor,
@@ -63,6 +64,8 @@ CONTROL: dict[str, ControlMessage] = {
     "mode": ModeChange(Mode.AVATAR),
     "bye": Bye(ByeReason.APP_EXIT),
     "chat": Chat(3, 1700000000.5, "Hi <b>all</b> 👋"),
+    "screen": ScreenState(1280, 720, 10, "Slides — Q4"),
+    "screen_stopped": ScreenState(),
 }
 S = math.sqrt(0.5)
 ANCHORS = {
@@ -142,6 +145,15 @@ def test_anchor_vectors(name: str) -> None:
         (struct.pack("<BBIdH", 1, 0x54, 1, 1.0, 3) + b"ab", "truncated chat"),
         (struct.pack("<BBIdH", 1, 0x54, 1, math.nan, 1) + b"a", "not a finite number"),
         (struct.pack("<BBId", 1, 0x54, 1, 1.0), "truncated chat"),
+        (bytes.fromhex("01440800d0020a00"), "8x720 pixels (each side 16 to 4096"),
+        (bytes.fromhex("01440005d0020000"), "screen: 0 fps"),
+        (bytes.fromhex("01440005d0023d00"), "screen: 61 fps"),
+        (bytes.fromhex("0144000000000003414243"), "a stop with a title"),
+        (struct.pack("<BBHHBB", 1, 0x44, 640, 480, 5, 101) + b"x" * 101, "title of 101 bytes"),
+        (struct.pack("<BBHHBB", 1, 0x44, 640, 480, 5, 2) + b"a\n", "control characters"),
+        (struct.pack("<BBHHBB", 1, 0x44, 640, 480, 5, 2) + b"\xff\xfe", "not valid UTF-8"),
+        (struct.pack("<BBHHBB", 1, 0x44, 640, 480, 5, 3) + b"ab", "truncated screen"),
+        (struct.pack("<BBHHB", 1, 0x44, 640, 480, 5), "truncated screen"),
     ],
 )
 def test_control_rejects(data: bytes, reason: str) -> None:
@@ -253,7 +265,7 @@ def test_control_round_trip(message: ControlMessage) -> None:
 
 
 def test_hello_ignores_capabilities_of_later_versions() -> None:
-    data = struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0xFF41, 1, 0)
+    data = struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0xFE41, 1, 0)
     hello = decode_control(data)
     assert isinstance(hello, Hello)
     assert hello.capabilities == Capability.VOLUMETRIC_DC | Capability.ARRIVAL_REPORTS
