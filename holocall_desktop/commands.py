@@ -274,6 +274,21 @@ def _register_join(sub: Any) -> None:
         help="(headless) record the call to FILE (a call file, whatever its name) from joining "
         "to leaving: each participant as far as they allow",
     )
+    share = join.add_mutually_exclusive_group()
+    share.add_argument(
+        "--share-video",
+        type=Path,
+        metavar="FILE",
+        help="(headless) share this video file as the screen once joined, in a loop",
+    )
+    share.add_argument(
+        "--share-screen",
+        type=int,
+        nargs="?",
+        const=1,
+        metavar="N",
+        help="(headless) share monitor N of the display (1, the first, by default) once joined",
+    )
     join.add_argument(
         "--consent",
         choices=["no", "yes", "voice", "hologram"],
@@ -338,6 +353,22 @@ def _run_join_window(args: argparse.Namespace) -> int:
     return run_window(source, None, args.screenshot, frames, args.seconds, join=config)
 
 
+def _share_source(args: argparse.Namespace) -> Any:
+    """What ``--share-video`` / ``--share-screen`` share (None without them)."""
+    from holocall_desktop.capture.screen import DisplayScreen, ScreenError, VideoFileScreen
+
+    try:
+        if args.share_video is not None:
+            if not args.share_video.is_file():
+                raise CliError(f"--share-video: {args.share_video}: no such file")
+            return VideoFileScreen(args.share_video)
+        if args.share_screen is not None:
+            return DisplayScreen(args.share_screen)
+    except ScreenError as exc:
+        raise CliError(str(exc)) from None
+    return None
+
+
 def _run_join(args: argparse.Namespace) -> int:
     if not args.headless:
         return _run_join_window(args)
@@ -380,6 +411,7 @@ def _run_join(args: argparse.Namespace) -> int:
     config = _join_config(args, user_id, args.name)
     if args.save_frames is not None:
         args.save_frames.mkdir(parents=True, exist_ok=True)
+    share = _share_source(args)
     audio = None
     if args.tone is not None:
         from holocall_desktop.transport.tracks import ToneTrack
@@ -406,8 +438,11 @@ def _run_join(args: argparse.Namespace) -> int:
             say=say,
             record=args.record,
             consent=(args.consent in ("yes", "voice"), args.consent in ("yes", "hologram")),
+            share=share,
         )
     except (SourceError, CodecError) as exc:
+        if share is not None:
+            share.close()
         raise CliError(str(exc)) from exc
     signal.signal(signal.SIGTERM, lambda *_: participant.request_stop())
     try:

@@ -37,9 +37,12 @@ from holocall_desktop.transport.api import (
     PeerStats,
     RemoteAvatar,
     RemoteFrame,
+    RemoteScreen,
+    ScreenInfo,
 )
 from holocall_desktop.transport.engine import CallEngine, EngineOptions
 from holocall_desktop.transport.invite import InviteError, format_invite
+from holocall_desktop.transport.screen import ScreenSource
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,9 @@ class _Listener:
 
     def on_chat(self, message: ChatMessage) -> None:
         self._put(lambda room: room.add_chat(message))
+
+    def on_sharing(self, info: ScreenInfo | None, error: str | None) -> None:
+        self._put(lambda room: room.set_sharing(info, error))
 
 
 class Voices:
@@ -244,7 +250,7 @@ class CallSession:
         """The newest new hologram frame of each participant in the room."""
         out = []
         for uid in self.room.participants:
-            remote = self.engine.remote_frames(uid).take()
+            remote = self.engine.remote.frame(uid).take()
             if remote is not None:
                 out.append(remote)
                 self.frames_shown[uid] = self.frames_shown.get(uid, 0) + 1
@@ -255,10 +261,24 @@ class CallSession:
         """The newest new avatar frame of each participant in the room."""
         out = []
         for uid in self.room.participants:
-            avatar = self.engine.remote_avatars(uid).take()
+            avatar = self.engine.remote.avatar(uid).take()
             if avatar is not None:
                 out.append(avatar)
                 self.avatars_shown[uid] = self.avatars_shown.get(uid, 0) + 1
+        return out
+
+    def share_screen(self, source: ScreenSource | None) -> None:
+        """Share ``source`` (``capture/screen.py``) with everyone, or stop (None); the room's
+        ``SharingChanged`` says when it started, stopped or failed. The session owns it now."""
+        self.engine.screen.share(source)
+
+    def take_screens(self) -> list[RemoteScreen]:
+        """The newest picture of each screen shared with us (those that changed)."""
+        out = []
+        for p in self.room.sharers:
+            picture = self.engine.screen.remote(p.user_id).take()
+            if picture is not None:
+                out.append(picture)
         return out
 
     def frames_drawn(self) -> None:

@@ -34,6 +34,7 @@ from holocall_desktop.codec.base import Quality
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.processing.background import remove_background
 from holocall_desktop.session.call import CallSession
+from holocall_desktop.session.headless_screen import HeadlessScreens
 from holocall_desktop.session.media import LocalMedia
 from holocall_desktop.session.recording import CallRecording
 from holocall_desktop.session.room import (
@@ -55,6 +56,7 @@ from holocall_desktop.transport.api import (
 )
 from holocall_desktop.transport.engine import EngineOptions
 from holocall_desktop.transport.invite import format_invite
+from holocall_desktop.transport.screen import ScreenSource
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +184,9 @@ class HeadlessParticipant:
     """See the module doc. ``emit`` receives every JSON object (default: print one line each).
 
     ``save_dir``: save the first ``save_limit`` frames received from each peer as
-    ``<user>_<frame number>.npz`` (depth, depth_units, colour), for tests that check content.
+    ``<user>_<frame number>.npz`` (depth, depth_units, colour), for tests that check content,
+    and the last picture of each screen shared with us. ``share``: a screen source shared once
+    joined (``session/headless_screen.py``).
     """
 
     def __init__(
@@ -206,6 +210,7 @@ class HeadlessParticipant:
         say: Sequence[str] = (),
         record: Path | None = None,
         consent: tuple[bool, bool] = (False, False),
+        share: ScreenSource | None = None,
     ) -> None:
         self.config = config
         self.source_spec = source_spec
@@ -249,6 +254,7 @@ class HeadlessParticipant:
         self.recording: CallRecording | None = None
         self.record_error: str | None = None
         self.session.set_consent(*consent)  # what we allow others to record (voice, hologram)
+        self.screens = HeadlessScreens(self.session, self._emit, share, save_dir)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -281,6 +287,7 @@ class HeadlessParticipant:
         """Leave the call and stop everything (idempotent)."""
         self._stop.set()
         self._stop_recording()
+        self.screens.close()
         self.engine.leave(timeout)
         self.engine.close(timeout)
         self.media.close()
@@ -313,7 +320,7 @@ class HeadlessParticipant:
                     next_stats += stats_interval
                     self._emit(self.stats_line())
                 state = self.engine.state
-                if state == CallState.FAILED or (self.error or self.record_error) is not None:
+                if state == CallState.FAILED or self._failure() is not None:
                     code = 1
                     break
                 if state == CallState.LEFT:
@@ -355,18 +362,24 @@ class HeadlessParticipant:
                     "framesReceived": dict(self.received),
                     "reconnects": summary.reconnects,
                     "chat": sum(1 for line in self.room.chat if not line.mine),
+                    "screens": self.screens.summary(),
                 }
             )
+            self.screens.save()
             self._release_held()  # lines held for the invite are printed whatever happened
             if self.recording is not None and self.recording.error is not None:
                 self.record_error = self.recording.error
-            if self.record_error is not None and code == 0:
+            if (self.record_error or self.screens.error) is not None and code == 0:
                 code = 1
             if code == 1:
-                why = self.record_error or (self.error and f"source: {self.error}")
-                why = why or self.engine.state_message or "the call did not deliver the frames"
+                why = self._failure() or self.engine.state_message
+                why = why or "the call did not deliver the frames"
                 print(f"holocall: error: {why}", file=sys.stderr, flush=True)
         return code
+
+    def _failure(self) -> str | None:
+        """Why the participant fails, besides the call: its source, recording or share."""
+        return self.record_error or (self.error and f"source: {self.error}") or self.screens.error
 
     def _release_held(self) -> None:
         with self._lock:
@@ -435,6 +448,7 @@ class HeadlessParticipant:
         while not self._stop.is_set():
             arrived = self.engine.wait_for_frames(0.1)
             self.session.take_avatars()  # counted in avatars_shown ("avatars" in stats)
+            self.screens.poll()
             if not arrived:
                 continue
             frames = self.session.take_frames()
@@ -451,17 +465,7 @@ class HeadlessParticipant:
         if self.save_dir is None or self.saved.get(remote.user_id, 0) >= self.save_limit:
             return
         self.saved[remote.user_id] = self.saved.get(remote.user_id, 0) + 1
-        f = remote.frame
-        path = self.save_dir / f"{remote.user_id}_{remote.sequence}.npz"
-        arrays: dict[str, Any] = {
-            "depth": f.depth,
-            "depth_units": np.float64(f.depth_units),
-            "frame_number": np.int64(f.frame_number),
-            "capture_time": np.float64(remote.capture_time),
-        }
-        if f.color is not None:
-            arrays["color"] = f.color
-        np.savez_compressed(path, **arrays)
+        save_frame(self.save_dir / f"{remote.user_id}_{remote.sequence}.npz", remote)
 
     # ---- events (the room's thread) ----------------------------------------------------------
 
@@ -505,6 +509,7 @@ class HeadlessParticipant:
             )
         elif isinstance(event, CallStateChanged):
             self._on_state(event.state, event.message)
+        self.screens.on_event(event)
 
     def _start_recording(self) -> None:
         if self.record_path is None or self.recording is not None:
@@ -543,6 +548,7 @@ class HeadlessParticipant:
     def _on_state(self, state: CallState, message: str) -> None:
         if state == CallState.JOINED:
             self._start_recording()
+            self.screens.joined()
         if state == CallState.JOINED and self._held is not None:
             room = self.engine.room_id
             secret = self.engine.invite_secret
@@ -574,6 +580,20 @@ class HeadlessParticipant:
             self._emit_fn(obj)
         except Exception:
             log.exception("emitting a line failed")
+
+
+def save_frame(path: Path, remote: RemoteFrame) -> None:
+    """A received frame as ``.npz``: depth, depth_units, frame_number, capture_time, colour."""
+    f = remote.frame
+    arrays: dict[str, Any] = {
+        "depth": f.depth,
+        "depth_units": np.float64(f.depth_units),
+        "frame_number": np.int64(f.frame_number),
+        "capture_time": np.float64(remote.capture_time),
+    }
+    if f.color is not None:
+        arrays["color"] = f.color
+    np.savez_compressed(path, **arrays)
 
 
 def _print_line(obj: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from holocall_desktop.transport.api import (
     ParticipantInfo,
     PeerConnection,
     PeerStats,
+    ScreenInfo,
 )
 from holocall_desktop.transport.ladder import AVATAR as AVATAR_RUNG
 from holocall_desktop.transport.ladder import VOICE as VOICE_RUNG
@@ -54,6 +55,7 @@ class Participant:
     allows_hologram_recording: bool = False
     recording: bool = False
     speaking: bool = False
+    screen: ScreenInfo | None = None  # the screen they share now
 
     @property
     def shows_avatar(self) -> bool:
@@ -135,6 +137,14 @@ class ChatPosted:
 
 
 @dataclass(frozen=True)
+class SharingChanged:
+    """Our own screen share started (``screen``), stopped (None), or failed (``error``)."""
+
+    screen: ScreenInfo | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class CallStateChanged:
     state: CallState
     message: str
@@ -149,6 +159,7 @@ RoomEvent = (
     | StatsUpdated
     | NetworkNotice
     | ChatPosted
+    | SharingChanged
     | CallStateChanged
 )
 Subscriber = Callable[[RoomEvent], None]
@@ -164,6 +175,7 @@ class RoomModel:
         self.message = ""
         self.stats: list[PeerStats] = []
         self.chat: list[ChatLine] = []  # this call's, oldest first
+        self.my_screen: ScreenInfo | None = None  # what we share
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -223,6 +235,7 @@ class RoomModel:
             allows_audio_recording=info.allows_audio_recording,
             allows_hologram_recording=info.allows_hologram_recording,
             recording=info.recording,
+            screen=info.screen,
         )
         if old is None:
             self._participants[new.user_id] = new
@@ -237,6 +250,16 @@ class RoomModel:
                 if new.server_seat != old.server_seat:
                     self._reseat()
         return self._participants[new.user_id]
+
+    def set_sharing(self, screen: ScreenInfo | None, error: str | None = None) -> None:
+        """Our screen share started, stopped or failed (from the engine)."""
+        self.my_screen = screen
+        self._emit(SharingChanged(screen, error))
+
+    @property
+    def sharers(self) -> list[Participant]:
+        """The participants who share a screen now, by seat."""
+        return sorted((p for p in self._participants.values() if p.screen), key=lambda p: p.seat)
 
     def remove(self, user_id: str, reason: str) -> None:
         gone = self._participants.pop(user_id, None)
@@ -253,6 +276,8 @@ class RoomModel:
             self.remove(user_id, reason)
         self.stats = []
         self.my_seat = -1
+        if self.my_screen is not None:
+            self.set_sharing(None)  # leaving stops our share
 
     def set_speaker(self, user_id: str | None) -> None:
         if user_id is not None and user_id not in self._participants:

@@ -14,6 +14,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 
@@ -76,6 +79,29 @@ class ParticipantInfo:
     allows_hologram_recording: bool = False
     recording: bool = False  # the participant says it is recording the call
     codec: str | None = None  # the volumetric codec it sends with (from its hello)
+    screen: ScreenInfo | None = None  # the screen it shares now (from its ``screen`` message)
+
+
+@dataclass(frozen=True)
+class ScreenInfo:
+    """A shared screen: the largest picture sent (pixels), at most ``fps`` frames a second, and
+    what it shows ("Screen 1", a video file's name)."""
+
+    width: int
+    height: int
+    fps: int
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteScreen:
+    """A picture of a participant's shared screen: RGB ``uint8 (H, W, 3)``, received at
+    ``received_time`` (``time.time()`` here); smaller than its :class:`ScreenInfo` size when the
+    link to us is slow."""
+
+    user_id: str
+    image: npt.NDArray[np.uint8]
+    received_time: float
 
 
 @dataclass(frozen=True)
@@ -186,4 +212,9 @@ class CallListener(Protocol):
 
     def on_chat(self, message: ChatMessage) -> None:
         """A chat message arrived (in the order its sender wrote them)."""
+        ...
+
+    def on_sharing(self, info: ScreenInfo | None, error: str | None) -> None:
+        """Our screen share started (``info``), stopped (None), or stopped because it failed
+        (``error``, one line)."""
         ...

@@ -2,12 +2,13 @@
 
 One network thread runs one asyncio loop that owns every aiortc and aiohttp object. Other
 threads talk to the engine only through its thread-safe methods (``send_frame``,
-``send_avatar``, ``send_chat``, ``set_mode``, ``frame_drawn``, ``leave``, ``close``) and read
-decoded frames from latest-frame-wins mailboxes. Encoding and decoding run in thread pools,
-never on the loop: one encode at a time (a frame that arrives while the encoder is busy replaces
-the waiting one), one decode at a time per peer (likewise). The connections themselves belong to
-a :class:`~holocall_desktop.transport.topology.Topology` (the mesh today), which reports back
-through :class:`~holocall_desktop.transport.topology.TopologyEvents`. See ``docs/calls.md``.
+``send_avatar``, ``send_chat``, ``set_mode``, ``frame_drawn``, ``leave``, ``close``, and
+``screen``'s) and read decoded frames from latest-frame-wins mailboxes. Encoding and decoding
+run in thread pools, never on the loop: one encode at a time (a frame that arrives while the
+encoder is busy replaces the waiting one), one decode at a time per peer (likewise). The
+connections themselves belong to a :class:`~holocall_desktop.transport.topology.Topology` (the
+mesh today), which reports back through
+:class:`~holocall_desktop.transport.topology.TopologyEvents`. See ``docs/calls.md``.
 """
 
 from __future__ import annotations
@@ -44,10 +45,13 @@ from holocall_desktop.transport.api import (
     RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
+    RemoteScreen,
+    ScreenInfo,
 )
 from holocall_desktop.transport.chat import chat_text
 from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
+from holocall_desktop.transport.screen import ScreenShares
 from holocall_desktop.transport.sender import HologramSender
 from holocall_desktop.transport.signaling import SignalingClient, SignalingError, client_tls
 from holocall_desktop.transport.tap import StreamTap
@@ -84,7 +88,7 @@ def _install(options: EngineOptions) -> None:
         voice.use_resilient_voice()
 
 
-class _Mailboxes:
+class RemoteMedia:
     """Latest-wins mailboxes per participant (frames, avatars, anchors); any thread."""
 
     def __init__(self) -> None:
@@ -137,7 +141,8 @@ class CallEngine:
         self._state = CallState.IDLE
         self._state_message = ""
         self._lock = threading.Lock()
-        self._boxes = _Mailboxes()
+        #: what arrived from each participant: ``remote.frame(user_id).take()``, …
+        self.remote = RemoteMedia()
         self._participants: dict[str, ParticipantInfo] = {}
         self._seen: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -156,6 +161,8 @@ class CallEngine:
         self._background: set[asyncio.Future[Any]] = set()
         self._chat_seq = itertools.count(1)
         self.tap = StreamTap()  # what arrives, undecoded, for a recorder (its sink)
+        #: screen sharing: ours (``share``) and the others' pictures (``remote``)
+        self.screen = ScreenShares(self._on_topology, self._sharing_changed)
         self._sender.tap, self._sender.user_id = self.tap, config.user_id
 
     # ==== thread-safe API ======================================================================
@@ -283,15 +290,6 @@ class CallEngine:
         flags = wire.Consent.of(allow_audio_recording, allow_hologram_recording, recording)
         self._call_soon(lambda: self._set_local(consent=flags))
 
-    def remote_frames(self, user_id: str) -> LatestMailbox[RemoteFrame]:
-        return self._boxes.frame(user_id)
-
-    def remote_avatars(self, user_id: str) -> LatestMailbox[RemoteAvatar]:
-        return self._boxes.avatar(user_id)
-
-    def remote_anchors(self, user_id: str) -> LatestMailbox[RemoteAnchor]:
-        return self._boxes.anchor(user_id)
-
     def wait_for_frames(self, timeout: float) -> bool:
         """Block until a remote frame arrived since the last call (or ``timeout`` s); then take
         frames from the mailboxes. For consumers without a display clock (headless); a UI polls
@@ -347,17 +345,20 @@ class CallEngine:
     def frame_received(self, remote: RemoteFrame) -> None:
         with self._lock:
             self._frames_received += 1
-        self._boxes.frame(remote.user_id).put(remote)
+        self.remote.frame(remote.user_id).put(remote)
         self._frame_arrived.set()
 
     def avatar_received(self, remote: RemoteAvatar) -> None:
-        self._boxes.avatar(remote.user_id).put(remote)
+        self.remote.avatar(remote.user_id).put(remote)
 
     def anchor_received(self, remote: RemoteAnchor) -> None:
-        self._boxes.anchor(remote.user_id).put(remote)
+        self.remote.anchor(remote.user_id).put(remote)
 
     def chat_received(self, message: ChatMessage) -> None:
         self._notify(lambda: self.listener.on_chat(message))
+
+    def screen_received(self, screen: RemoteScreen) -> None:
+        self.screen.received(screen)
 
     def audio_received(self, user_id: str, track: Any) -> None:
         if self._on_remote_audio is not None:
@@ -430,6 +431,7 @@ class CallEngine:
         if self._leaving:
             return
         self._leaving = True
+        self.screen.stop()
         if self._topology is not None:
             await self._topology.say_goodbye(reason)
         if self._signaling is not None:
@@ -494,6 +496,9 @@ class CallEngine:
         self._state = state
         self._state_message = message
         self._notify(lambda: self.listener.on_state(state, message))
+
+    def _sharing_changed(self, info: ScreenInfo | None, error: str | None) -> None:
+        self._notify(lambda: self.listener.on_sharing(info, error))
 
     def _notify(self, fn: Callable[[], None]) -> None:
         try:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
@@ -30,8 +32,10 @@ from holocall_desktop.transport.api import (
     RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
+    RemoteScreen,
 )
 from holocall_desktop.transport.peer import LocalInfo, Peer
+from holocall_desktop.transport.screen import ScreenPath
 from holocall_desktop.transport.tap import StreamTap
 from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents
 
@@ -307,6 +311,10 @@ class MeshTopology:
         local = peer.to_local_time(message.sent)
         self.events.chat_received(ChatMessage(peer.user_id, message.text, local, message.seq))
 
+    def peer_screen(self, peer: Peer, image: npt.NDArray[np.uint8], received: float) -> None:
+        if self.peers.get(peer.user_id) is peer:
+            self.events.screen_received(RemoteScreen(peer.user_id, image, received))
+
     def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
         self._schedule(self.drop(peer.user_id, reason, peer, failed=failed))
 
@@ -336,6 +344,9 @@ class MeshTopology:
 
     def hologram_paths(self) -> list[HologramPath]:
         return [p for p in self.peers.values() if p.hologram_open]
+
+    def screen_paths(self) -> list[ScreenPath]:
+        return [p for p in self.peers.values() if p.screen.ready]
 
     def send_hologram(self, messages: list[bytes], to: Collection[str] | None = None) -> None:
         for peer in self.peers.values():

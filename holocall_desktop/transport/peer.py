@@ -19,7 +19,15 @@ import struct
 import time
 from typing import Any, Protocol
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+import numpy as np
+import numpy.typing as npt
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.sdp import candidate_from_sdp
 
 from holocall_desktop.codec import control as wire
@@ -36,8 +44,9 @@ from holocall_desktop.transport.api import (
 )
 from holocall_desktop.transport.chat import ChatLink
 from holocall_desktop.transport.congestion import CongestionControl
-from holocall_desktop.transport.peerstats import PeerMetrics
+from holocall_desktop.transport.peerstats import PeerMetrics, collect_peer_stats
 from holocall_desktop.transport.receiver import HologramReceiver
+from holocall_desktop.transport.screen import ScreenLink
 from holocall_desktop.transport.tap import StreamTap, tap_rtp
 from holocall_desktop.transport.tracks import HologramVideoTrack, low_latency_receiver
 
@@ -94,13 +103,20 @@ class PeerEvents(Protocol):
 
     def peer_audio(self, peer: Peer, track: Any) -> None: ...
 
+    def peer_screen(self, peer: Peer, image: npt.NDArray[np.uint8], received: float) -> None:
+        """A picture of the screen the peer shares (its ``screen.remote``)."""
+
     def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
         """The connection failed or closed under us (``failed``), or the peer said goodbye;
         the owner drops it."""
 
 
 def ice_configuration(servers: list[Any]) -> RTCConfiguration:
-    """``RTCConfiguration`` from ``room-state.iceServers`` (never aiortc's default STUN)."""
+    """``RTCConfiguration`` from ``room-state.iceServers`` (never aiortc's default STUN).
+
+    Everything shares one transport (``max-bundle``): with aiortc's default (``balanced``), a
+    second video transceiver (the screen's) keeps the transport that BUNDLE throws away, so it
+    never connects."""
     out = []
     for entry in servers:
         if not isinstance(entry, dict):
@@ -118,7 +134,7 @@ def ice_configuration(servers: list[Any]) -> RTCConfiguration:
                 credential=credential if isinstance(credential, str) else None,
             )
         )
-    return RTCConfiguration(iceServers=out)
+    return RTCConfiguration(iceServers=out, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 class Peer:
@@ -149,6 +165,13 @@ class Peer:
         self.capabilities = wire.Capability(0)  # from its hello
         self.congestion = CongestionControl()  # the bandwidth estimate of the path to it
         self.chat = ChatLink(user_id, self.send_control)
+        self.screen = ScreenLink(
+            user_id,
+            self.send_control,
+            lambda: events.peer_changed(self),
+            lambda image, received: events.peer_screen(self, image, received),
+            decode_pool,
+        )
         self.connection = PeerConnection.CONNECTING
         self.closed = False
         self.shown = True  # reported to the owner's listeners (a reconnect stays out of sight)
@@ -185,7 +208,8 @@ class Peer:
         def on_track(track: Any) -> None:
             log.info("peer %s: remote %s track", self.user_id, track.kind)
             if track.kind == "video":
-                self.receiver.watch_video(track)
+                if not self.screen.claims(pc, track):  # the second video track is the screen
+                    self.receiver.watch_video(track)
             elif track.kind == "audio":
                 # aiortc holds four packets (~90 ms) before decoding; our receiver buffers itself
                 for transceiver in pc.getTransceivers():
@@ -208,6 +232,7 @@ class Peer:
                 pc.addTrack(self.video_track)
             else:
                 pc.addTransceiver("video", direction="recvonly")
+            self.screen.add_transceiver(pc, offerer=True)
             if self.local.protect_holograms:
                 hologram = pc.createDataChannel(
                     "hologram", ordered=False, maxPacketLifeTime=HOLOGRAM_LIFETIME_MS
@@ -223,6 +248,7 @@ class Peer:
             if video and any(t.kind == "video" for t in pc.getTransceivers()):
                 self.video_track = HologramVideoTrack()
                 pc.addTrack(self.video_track)
+            self.screen.add_transceiver(pc, offerer=False)
 
     def _attach_channel(self, channel: Any) -> None:
         label = channel.label
@@ -311,6 +337,7 @@ class Peer:
             allows_hologram_recording=bool(self.consent & wire.Consent.RECORD_HOLOGRAM),
             recording=bool(self.consent & wire.Consent.RECORDING),
             codec=self.codec,
+            screen=self.screen.remote,
         )
 
     def set_connection(self, state: PeerConnection) -> None:
@@ -332,6 +359,7 @@ class Peer:
         self.closed = True
         self.connection = PeerConnection.CLOSED
         self.receiver.close()
+        self.screen.close()
         if self.video_track is not None:
             self.video_track.stop()
         try:
@@ -476,6 +504,7 @@ class Peer:
             self.codec = name_of(msg.codec)
             self.capabilities = msg.capabilities
             self.chat.hello(msg.capabilities)
+            self.screen.hello(msg.capabilities)
             self.events.peer_changed(self)
         elif isinstance(msg, wire.ModeChange):
             self.mode = WIRE_TO_MODE[msg.mode]
@@ -493,6 +522,8 @@ class Peer:
                 self.events.peer_chat(self, msg)
             else:
                 self.receiver.bad("chat flood: message dropped")
+        elif isinstance(msg, wire.ScreenState):
+            self.screen.on_message(msg)
         elif isinstance(msg, wire.Bye):
             self.events.peer_gone(self, "left")
 
@@ -500,18 +531,4 @@ class Peer:
 
     async def collect_stats(self, now_mono: float) -> PeerStats:
         """This interval's :class:`PeerStats` (aiortc's ``getStats`` plus our counters)."""
-        try:
-            report = await self.pc.getStats()
-        except Exception as exc:
-            log.debug("getStats failed: %s", exc)
-            rtp: dict[str, float | None] = {}
-        else:
-            rtp = self.metrics.rtp_from_report(report)
-        st = self.metrics.collect(rtp, now_mono)
-        cc = self.congestion
-        return dataclasses.replace(
-            st,
-            estimate_kbps=cc.target_kbps(),
-            remote_frame_loss=cc.frame_loss,
-            fragment_loss_out=cc.fragment_loss,
-        )
+        return await collect_peer_stats(self.pc, self.metrics, self.congestion, now_mono)

@@ -8,14 +8,18 @@ the engine's event loop, except :meth:`PeerMetrics.record_latency`, which the UI
 from __future__ import annotations
 
 import collections
+import dataclasses
+import logging
 import statistics
 import time
 from typing import Any
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.transport.api import PeerStats
-from holocall_desktop.transport.congestion import ArrivalRecorder
+from holocall_desktop.transport.congestion import ArrivalRecorder, CongestionControl
 from holocall_desktop.transport.ladder import rung_rating
+
+log = logging.getLogger(__name__)
 
 #: receivers that cannot decode fast enough never ask for less than this bitrate
 MIN_REQUEST_KBPS = 100
@@ -214,3 +218,23 @@ def assess_network(st: PeerStats) -> tuple[str, str]:
     # doing: "0.6 Mbit/s, 8 % loss out")
     reasons = [text for level, text in sorted(findings, key=lambda f: -f[0])]
     return ("poor" if worst else "good"), ", ".join(reasons)
+
+
+async def collect_peer_stats(
+    pc: Any, metrics: PeerMetrics, congestion: CongestionControl, now_mono: float
+) -> PeerStats:
+    """One peer connection's :class:`PeerStats` for this interval: aiortc's ``getStats`` of
+    ``pc``, the ``metrics`` counters and the ``congestion`` estimate of the path to it."""
+    try:
+        report = await pc.getStats()
+    except Exception as exc:
+        log.debug("getStats failed: %s", exc)
+        rtp: dict[str, float | None] = {}
+    else:
+        rtp = metrics.rtp_from_report(report)
+    return dataclasses.replace(
+        metrics.collect(rtp, now_mono),
+        estimate_kbps=congestion.target_kbps(),
+        remote_frame_loss=congestion.frame_loss,
+        fragment_loss_out=congestion.fragment_loss,
+    )

@@ -22,9 +22,11 @@ from holocall_desktop.transport.api import (
     RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
+    RemoteScreen,
 )
 from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peer import LocalInfo
+from holocall_desktop.transport.screen import ScreenPath
 
 #: sends one signaling message; False when signaling is not connected
 SendSignal = Callable[[dict[str, Any]], Awaitable[bool]]
@@ -45,6 +47,9 @@ class TopologyEvents(Protocol):
     def anchor_received(self, remote: RemoteAnchor) -> None: ...
 
     def chat_received(self, message: ChatMessage) -> None: ...
+
+    def screen_received(self, screen: RemoteScreen) -> None:
+        """A picture of a participant's shared screen."""
 
     def audio_received(self, user_id: str, track: Any) -> None:
         """A participant's voice track; the listener must consume it."""
@@ -83,6 +88,9 @@ class Topology(Protocol):
 
     def hologram_paths(self) -> list[HologramPath]:
         """The receivers whose hologram channel is open (each may get its own rung)."""
+
+    def screen_paths(self) -> list[ScreenPath]:
+        """The receivers our shared screen can go to now."""
 
     def send_hologram(self, messages: list[bytes], to: Collection[str] | None = None) -> None:
         """Small messages (avatar, anchor) to everyone on the hologram path (or those of

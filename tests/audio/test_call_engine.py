@@ -23,6 +23,7 @@ from holocall_desktop.transport.api import (
     ChatMessage,
     ParticipantInfo,
     PeerStats,
+    ScreenInfo,
 )
 from holocall_desktop.transport.engine import CallEngine
 from tests.transport.conftest import LOOPBACK_ENV, running_server
@@ -51,6 +52,9 @@ class Listener:
         pass
 
     def on_chat(self, message: ChatMessage) -> None:
+        pass
+
+    def on_sharing(self, info: ScreenInfo | None, error: str | None) -> None:
         pass
 
 

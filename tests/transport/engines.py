@@ -15,6 +15,7 @@ from holocall_desktop.transport.api import (
     ParticipantInfo,
     PeerConnection,
     PeerStats,
+    ScreenInfo,
 )
 from holocall_desktop.transport.engine import CallEngine, EngineOptions
 
@@ -30,6 +31,7 @@ class Recorder:
         self.left: list[tuple[str, str]] = []
         self.stats: list[list[PeerStats]] = []
         self.chats: list[ChatMessage] = []
+        self.sharing: list[tuple[ScreenInfo | None, str | None]] = []
         self.cond = threading.Condition()
 
     def on_state(self, state: CallState, message: str) -> None:
@@ -55,6 +57,11 @@ class Recorder:
     def on_chat(self, message: ChatMessage) -> None:
         with self.cond:
             self.chats.append(message)
+            self.cond.notify_all()
+
+    def on_sharing(self, info: ScreenInfo | None, error: str | None) -> None:
+        with self.cond:
+            self.sharing.append((info, error))
             self.cond.notify_all()
 
     def wait(self, predicate: Callable[[], T], timeout: float, what: str) -> T:

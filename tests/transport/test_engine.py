@@ -49,7 +49,7 @@ def test_engine_api_between_two_engines(signal_server: RunningServer) -> None:
                 host.send_frame(sent[i % len(sent)], time.time())
                 i += 1
                 time.sleep(0.1)
-                got = guest.remote_frames("host").take()
+                got = guest.remote.frame("host").take()
             assert got is not None, "no frame arrived"
             assert got.user_id == "host"
             ref = sent[got.sequence % len(sent)]
@@ -63,10 +63,10 @@ def test_engine_api_between_two_engines(signal_server: RunningServer) -> None:
             guest.send_avatar(AvatarFrame(timestamp=1.5, blendshapes=np.full(52, 0.5)))
             guest.send_anchor((1.0, 0.0, -2.0), (0.0, 0.0, 0.0, 1.0), "cloud-7")
             guest.set_consent(True, False, recording=True)
-            avatar = host.remote_avatars("guest").wait(10)
+            avatar = host.remote.avatar("guest").wait(10)
             assert avatar is not None and avatar.frame.timestamp == pytest.approx(1.5, abs=1e-6)
             assert avatar.frame.blendshapes[0] == pytest.approx(0.5, abs=1 / 255)
-            anchor = host.remote_anchors("guest").wait(10)
+            anchor = host.remote.anchor("guest").wait(10)
             assert anchor is not None and anchor.participant_id == "guest"
             assert anchor.position == pytest.approx((1.0, 0.0, -2.0))
             assert anchor.cloud_anchor_id == "cloud-7"
@@ -222,7 +222,7 @@ def test_signaling_drop_reconnects_and_the_call_goes_on(signal_server: RunningSe
                 for i in range(30):
                     guest.send_frame(sent[i % len(sent)], time.time())
                     time.sleep(0.05)
-                    if host.remote_frames("g").take() is not None:
+                    if host.remote.frame("g").take() is not None:
                         break
                 else:
                     raise AssertionError("no frame after the reconnect")

@@ -37,7 +37,7 @@ def test_headless_participant_in_a_background_thread(signal_server: RunningServe
         try:
             info = rec.wait_connected("bot")
             assert info.seat == 1
-            frame = host.remote_frames("bot").wait(15)
+            frame = host.remote.frame("bot").wait(15)
             assert frame is not None and frame.frame.width == 160
             rec.wait(lambda: any(i.display_name == "Bot" for i in rec.infos), 10, "bot's name")
         finally:
