@@ -24,11 +24,11 @@ def test_a_skipped_test_fails_the_run(pytester: pytest.Pytester) -> None:
             pytest.skip("something is missing")
         """
     )
-    result = pytester.runpytest("-p", "tests.plugins.no_skips")
+    result = pytester.runpytest("-p", "tests.plugins.no_skips", "-p", "no:xvfb")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*1 test(s) skipped*nothing may skip*"])
 
 
 def test_a_run_without_skips_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_fine():\n    pass\n")
-    assert pytester.runpytest("-p", "tests.plugins.no_skips").ret == pytest.ExitCode.OK
+    assert pytester.runpytest("-p", "tests.plugins.no_skips", "-p", "no:xvfb").ret == pytest.ExitCode.OK
