@@ -9,6 +9,10 @@ the self-view in the corner. Everything runs on the GUI thread.
 A participant who sends a hologram but whose avatar frames arrive (the network to us carries
 only their avatar, the quality ladder's avatar rung) is drawn as the avatar until a hologram
 frame comes again.
+
+A shared screen is drawn on the :class:`~holocall_desktop.render.screen_panel.ScreenPanel`
+behind the table: the latest participant to start sharing is shown (when they stop, the one
+before them, if still sharing).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.render.scene import HoloScene
+from holocall_desktop.render.screen_panel import ScreenPanel
 from holocall_desktop.session.media import LocalOutput
 from holocall_desktop.session.room import (
     ParticipantAdded,
@@ -25,7 +30,7 @@ from holocall_desktop.session.room import (
     RoomModel,
     SeatsChanged,
 )
-from holocall_desktop.transport.api import MediaMode, RemoteAvatar, RemoteFrame
+from holocall_desktop.transport.api import MediaMode, RemoteAvatar, RemoteFrame, RemoteScreen
 
 SELF_ID = "self"
 
@@ -37,6 +42,8 @@ class RoomView:
         self.in_call = False
         #: participants in hologram mode drawn as their avatar (the network's stand-in)
         self.standing_in: set[str] = set()
+        self.screen = ScreenPanel(scene)
+        self.sharers: list[str] = []  # who shares a screen, in the order they started
         self._unsubscribe = room.subscribe(self._on_event)
 
     # ---- the room ----------------------------------------------------------------------------
@@ -47,6 +54,8 @@ class RoomView:
             p = event.participant
             scene.add_participant(p.user_id, p.name, animate=True)
             scene.use_avatar(p.user_id, p.mode is MediaMode.AVATAR)
+            if p.screen is not None:
+                self._sharing(p.user_id, True)
         elif isinstance(event, ParticipantChanged):
             p = event.participant
             if p.user_id not in scene.participants:
@@ -58,14 +67,36 @@ class RoomView:
                 scene.use_avatar(p.user_id, p.mode is MediaMode.AVATAR)
             if p.speaking != event.previous.speaking:
                 scene.set_highlight(p.user_id, p.speaking)
+            if p.screen != event.previous.screen or p.name != event.previous.name:
+                self._sharing(p.user_id, p.screen is not None)
         elif isinstance(event, ParticipantRemoved):
             self.standing_in.discard(event.participant.user_id)
+            self._sharing(event.participant.user_id, False)
             scene.remove_participant(event.participant.user_id, animate=self.in_call)
         elif isinstance(event, SeatsChanged) and self.in_call:
             for uid, seat in event.seats.items():
                 if uid in scene.participants:
                     scene.participants[uid].seat_index = seat
             scene.set_seat_count(event.count)  # places everyone
+
+    def _sharing(self, user_id: str, on: bool) -> None:
+        if user_id in self.sharers and not on:
+            self.sharers.remove(user_id)
+        elif on and user_id not in self.sharers:
+            self.sharers.append(user_id)
+        shown = self.sharers[-1] if self.sharers else None
+        p = self.room.participants.get(shown) if shown is not None else None
+        if p is None or p.screen is None:
+            self.screen.hide()
+        else:
+            title = f"{p.name} — {p.screen.title}" if p.screen.title else p.name
+            self.screen.show(p.user_id, title)
+
+    def show_screens(self, pictures: list[RemoteScreen]) -> None:
+        """New pictures of shared screens (the one shown goes on the panel)."""
+        for picture in pictures:
+            if picture.user_id == self.screen.sharer:
+                self.screen.set_picture(picture.image)
 
     def show_remote(self, frames: list[RemoteFrame], avatars: list[RemoteAvatar]) -> int:
         """Hand new remote frames to the scene; returns how many holograms were new."""
@@ -98,6 +129,8 @@ class RoomView:
         self.in_call = False
         for uid in [u for u in self.scene.participants if u != SELF_ID]:
             self.scene.remove_participant(uid, animate=True)
+        self.sharers.clear()
+        self.screen.hide()
         self.scene.set_seat_count(None)
         self.scene.set_self_frame(None)
         self.scene.set_self_avatar(None)
@@ -142,3 +175,4 @@ class RoomView:
 
     def close(self) -> None:
         self._unsubscribe()
+        self.screen.close()

@@ -33,6 +33,7 @@ from holocall_desktop.ui.call_panels import ParticipantsPanel, StatsPanel, call_
 from holocall_desktop.ui.chat_panel import add_chat_dock
 from holocall_desktop.ui.playback_controls import PlaybackControls
 from holocall_desktop.ui.recording_controls import RecordingControls
+from holocall_desktop.ui.screen_share import ScreenShareControls
 from holocall_desktop.ui.settings import AppSettings
 from holocall_desktop.ui.sources import (
     default_source,
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
         cb.stats_button.toggled.connect(self.stats_dock.setVisible)
         self.chat_panel = add_chat_dock(self, self.room, cb.chat_button, lambda: self.call)
         self.recording_controls = RecordingControls(self)
+        self.screen_share = ScreenShareControls(self)
         self.participants_panel.volume.valueChanged.connect(
             lambda v: audio_controls.set_volume(self, v)
         )

@@ -121,7 +121,8 @@ class RecordingControls:
             if p.recording and p.user_id not in self.asked:
                 self.asked.add(p.user_id)
                 self.ask(p.name)
-        self.window.call_bar.consent_button.setVisible(bool(self._recorder_name()))
+        bar = self.window.call_bar
+        bar.set_shown(bar.consent_button, bool(self._recorder_name()))
 
     def _recorder_name(self) -> str:
         """Who records the call ("" when nobody does)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QToolBar,
+    QWidget,
 )
 
 from holocall_desktop.ui.sources import (
@@ -86,11 +88,13 @@ class SourceBar(QToolBar):
 
 
 class CallBar(QToolBar):
-    """Join/leave, camera, microphone, audio devices, invite link, statistics, chat."""
+    """Join/leave, camera, microphone, audio devices, invite link, statistics, chat, screen
+    share, recording."""
 
     def __init__(self) -> None:
         super().__init__("Call")
         self.setMovable(False)
+        self._actions: dict[QWidget, QAction] = {}
         self.join_button = QPushButton("Join call…")
         self.camera_button = QPushButton("Camera on")
         self.camera_button.setCheckable(True)
@@ -111,6 +115,11 @@ class CallBar(QToolBar):
         self.chat_button = QPushButton("Chat")
         self.chat_button.setCheckable(True)
         self.chat_button.setToolTip("Messages to everyone in the call")
+        self.share_button = QPushButton("Share screen")
+        self.share_button.setCheckable(True)
+        self.share_button.setToolTip("Show your screen to everyone in the call")
+        self.popout_button = QPushButton("Pop out screen")
+        self.popout_button.setToolTip("Show the shared screen in a window of its own")
         self.record_button = QPushButton("Record")
         self.record_button.setCheckable(True)
         self.record_button.setToolTip(
@@ -118,7 +127,6 @@ class CallBar(QToolBar):
         )
         self.consent_button = QPushButton("Recording consent…")
         self.consent_button.setToolTip("Change what recordings of this call may keep of you")
-        self.consent_button.hide()  # shown while someone records
         for w in (
             self.join_button,
             self.camera_button,
@@ -128,17 +136,30 @@ class CallBar(QToolBar):
             self.invite_button,
             self.stats_button,
             self.chat_button,
+            self.share_button,
+            self.popout_button,
             self.record_button,
             self.consent_button,
             self.voice_label,
         ):
-            self.addWidget(w)
+            self._actions[w] = self.addWidget(w)
+        self.set_shown(self.popout_button, False)  # shown while someone shares with us
+        self.set_shown(self.consent_button, False)  # shown while someone records
         self.camera_button.toggled.connect(
             lambda on: self.camera_button.setText("Camera on" if on else "Camera off")
         )
         self.mute_button.toggled.connect(
             lambda muted: self.mute_button.setText("Unmute" if muted else "Mute")
         )
+
+    def set_shown(self, widget: QWidget, on: bool) -> None:
+        """Show or hide one of the bar's widgets (through its action: a toolbar shows the
+        widget of a visible action again whatever the widget was told)."""
+        self._actions[widget].setVisible(on)
+
+    def is_shown(self, widget: QWidget) -> bool:
+        """Whether the bar shows ``widget`` (in the bar, or in its overflow menu)."""
+        return self._actions[widget].isVisible()
 
     def set_voice_status(self, message: str) -> None:
         self.voice_label.setText(message[:80] + ("…" if len(message) > 80 else ""))
@@ -153,3 +174,4 @@ class CallBar(QToolBar):
             self.voice_label.setText("")
         self.invite_button.setEnabled(active and invite)
         self.record_button.setEnabled(active)
+        self.share_button.setEnabled(active)

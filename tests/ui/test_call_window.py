@@ -185,7 +185,7 @@ def test_recording_from_the_window_and_being_asked_when_others_record(
     try:
         qtbot.waitUntil(lambda: window.recording_controls.question is not None, timeout=10000)
         assert "REC" in window.participants_panel.text_of(AVA)
-        assert window.call_bar.consent_button.isVisible()
+        assert window.call_bar.is_shown(window.call_bar.consent_button)
         box = window.recording_controls.question
         assert "Ava (simulated) is recording this call." in box.text()
         voice_only = next(b for b in box.buttons() if b.text() == "Voice only")
