@@ -26,6 +26,9 @@ def ensure_app() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setOrganizationName(ORG)
         app.setApplicationName(APP)
+        from holocall_desktop.ui.theme import apply_theme
+
+        apply_theme(app)  # dark or light: HOLOCALL_THEME, else the system's
     assert isinstance(app, QApplication)
     return app
 

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QStatusBar, QWidget
 from holocall_desktop.audio.engine import AudioEngine
 from holocall_desktop.audio.errors import AudioDeviceError
 from holocall_desktop.session.call import CallSession
+from holocall_desktop.ui.call_bar import CallBar
 from holocall_desktop.ui.call_panels import ParticipantsPanel
 from holocall_desktop.ui.settings import AppSettings
-from holocall_desktop.ui.toolbars import CallBar
 
 
 class MainWindow(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -127,7 +128,7 @@ class ChatPanel(QWidget):
 def add_chat_dock(
     window: QMainWindow,
     room: RoomModel,
-    button: QPushButton,
+    button: QAbstractButton,
     session: Callable[[], CallSession | None],
 ) -> ChatPanel:
     """The chat panel in a dock on the right of ``window``, hidden until ``button`` (the call

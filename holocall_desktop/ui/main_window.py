@@ -29,6 +29,7 @@ from holocall_desktop.session.media import LocalMedia
 from holocall_desktop.session.room import CallStateChanged, RoomEvent, RoomModel
 from holocall_desktop.transport.api import CallConfig, CallState
 from holocall_desktop.ui import audio_controls
+from holocall_desktop.ui.call_bar import CallBar
 from holocall_desktop.ui.call_panels import ParticipantsPanel, StatsPanel, call_status
 from holocall_desktop.ui.chat_panel import add_chat_dock
 from holocall_desktop.ui.playback_controls import PlaybackControls
@@ -42,12 +43,13 @@ from holocall_desktop.ui.sources import (
     preview_label,
     processors_for,
 )
-from holocall_desktop.ui.toolbars import CallBar, SourceBar
+from holocall_desktop.ui.toolbars import SourceBar
 from holocall_desktop.ui.widgets import (
     ErrorBanner,
     PlaybackBar,
     RateMeter,
     composite_screenshot,
+    fitting_size,
     side_dock,
 )
 
@@ -75,7 +77,7 @@ class MainWindow(QMainWindow):
         settings: AppSettings | None = None,
         source: str | None = None,
         remove_background: bool | None = None,
-        scene_size: tuple[int, int] = (1024, 640),
+        scene_size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("HoloCall")
@@ -95,13 +97,13 @@ class MainWindow(QMainWindow):
         self.room = RoomModel()
         self.room.subscribe(self._on_room)
         self.media = LocalMedia(on_error=b.error.emit, on_finished=b.finished.emit)
-        self.scene = HoloScene(size=scene_size)
+        self.scene = HoloScene(size=scene_size or (1024, 640))
         self.view = RoomView(self.scene, self.room)
         self.scene.canvas.events.draw.connect(self._rate.begin, position="first")
         self.scene.canvas.events.draw.connect(self._on_draw_end, position="last")
         self._build(remove_background)
         if not (self.settings.geometry and self.restoreGeometry(self.settings.geometry)):
-            self.resize(scene_size[0], scene_size[1] + 120)
+            self.resize(fitting_size(self, scene_size))
         self._last_tick = time.monotonic()
         self._last_audio_ui = 0.0
         self._timer = _every(self, 8, self._poll)
@@ -127,9 +129,9 @@ class MainWindow(QMainWindow):
         sb.depth_button.clicked.connect(self.edit_depth_settings)
         sb.reset_button.clicked.connect(self.scene.reset_camera)
         sb.avatar_button.toggled.connect(lambda on: self.set_avatar_mode(on))
-        self.addToolBarBreak()
         self.call_bar = cb = CallBar()
-        self.addToolBar(cb)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, cb)  # the meeting apps' bottom bar
+        self.statusBar().addWidget(cb.voice_label)
         cb.join_button.clicked.connect(self._join_or_leave)
         cb.camera_button.toggled.connect(self.media.set_camera)
         cb.mute_button.toggled.connect(lambda muted: audio_controls.set_muted(self, muted))

@@ -3,7 +3,7 @@
 :class:`RecordingControls` follows the room model: when someone starts recording the call,
 the window asks its user what that participant may keep (voice and hologram, voice only, or
 nothing) and tells everyone the answer (our consent message); the answer holds for the rest
-of the call and can be changed at any time (*Recording consent…* in the call bar, shown while
+of the call and can be changed at any time (*Consent* in the call bar, shown while
 someone records; a withdrawn consent stops their recording of you at once). *Record* records
 the call to a file in the recordings folder (``AppSettings.recordings_dir``, by default the
 videos folder's ``HoloCall``), everyone being asked by their own app; the status bar shows
@@ -30,8 +30,8 @@ from holocall_desktop.session.room import (
     RoomModel,
 )
 from holocall_desktop.transport.api import CallState
+from holocall_desktop.ui.call_bar import CallBar
 from holocall_desktop.ui.settings import AppSettings
-from holocall_desktop.ui.toolbars import CallBar
 
 #: the answers to "X is recording this call": (voice, hologram)
 ANSWERS = {

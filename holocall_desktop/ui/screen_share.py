@@ -5,7 +5,7 @@ popped out into a window of their own.
 which when there are several); while it runs the button reads *Stop sharing* and the status bar
 says what is shared; a share that fails (the display went away) stops with its reason in the
 banner. Someone else's share appears on the panel behind the table (``render/screen_panel.py``)
-and *Pop out screen* shows it in a :class:`ScreenWindow`, scaled to fit. Leaving the call stops
+and *Pop out* shows it in a :class:`ScreenWindow`, scaled to fit. Leaving the call stops
 our share and closes the pop-out.
 """
 
@@ -24,7 +24,7 @@ from holocall_desktop.render.room_view import RoomView
 from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.room import CallStateChanged, RoomEvent, RoomModel, SharingChanged
 from holocall_desktop.transport.api import CallState
-from holocall_desktop.ui.toolbars import CallBar
+from holocall_desktop.ui.call_bar import CallBar
 
 #: how often the window takes new pictures of shared screens (they come at up to 10 a second)
 POLL_MS = 50

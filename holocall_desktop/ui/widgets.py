@@ -7,8 +7,8 @@ import time
 from collections import deque
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -187,3 +187,15 @@ def side_dock(window: QMainWindow, title: str, widget: QWidget, right: bool) -> 
     window.addDockWidget(areas.RightDockWidgetArea if right else areas.BottomDockWidgetArea, dock)
     dock.hide()
     return dock
+
+
+def fitting_size(window: QWidget, scene: tuple[int, int] | None = None) -> QSize:
+    """A new window's size: around the ``scene`` size asked for (and the bars), or else most of
+    the screen it opens on (80 %, at most 1600 × 1000, at least 800 × 560)."""
+    if scene is not None:
+        return QSize(scene[0], scene[1] + 150)
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    area = screen.availableGeometry().size() if screen is not None else QSize(1280, 800)
+    width = max(800, min(1600, int(area.width() * 0.8)))
+    height = max(560, min(1000, int(area.height() * 0.8)))
+    return QSize(min(width, area.width()), min(height, area.height()))

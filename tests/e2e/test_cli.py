@@ -221,3 +221,39 @@ def test_check_reports_opengl_the_face_model_audio_and_cameras(tmp_path: Path) -
     assert "OpenGL        FAILED  OpenGL " in offscreen.stdout
     assert offscreen.stderr.strip().endswith("holocall: error: OpenGL unusable (see above)")
     assert "Traceback" not in out.stderr + offscreen.stderr
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_the_call_bar_at_the_bottom_in_both_themes(tmp_path: Path, theme: str) -> None:
+    """The in-call window as the user sees it: the bar of icon buttons along the bottom, in the
+    theme asked for, with *Leave call* in red at its right."""
+    shot = tmp_path / f"call-{theme}.png"
+    out = holocall(
+        "demo",
+        "--screenshot",
+        str(shot),
+        "--frames",
+        "5",
+        tmp_path=tmp_path,
+        env={"HOLOCALL_THEME": theme},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    h, w, _ = image.shape
+    status_and_bar = image[h - 110 :]  # the bar (icons over names) above the status bar
+    brightness = status_and_bar.mean(axis=2)
+    background = np.median(brightness)
+    assert background < 70 if theme == "dark" else background > 200
+    # icons and names in the theme's text colour: light on dark, dark on light
+    ink = brightness > 190 if theme == "dark" else brightness < 90
+    assert ink[:, : w // 2].sum() > 400
+    # Leave call: a red button in the right part of the bar
+    red = (
+        (status_and_bar[..., 0] > 180)
+        & (status_and_bar[..., 1] < 90)
+        & (status_and_bar[..., 2] < 90)
+    )
+    assert red[:, w * 3 // 4 :].sum() > 300
+    assert red[:, : w // 2].sum() < 100  # (the Record icon's dot is the only other red)
+    # the room above it: the dark 3-D room, whatever the theme
+    assert image[h // 3 : h // 2, w // 3 : w * 2 // 3].mean() < 90

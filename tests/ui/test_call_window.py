@@ -194,3 +194,32 @@ def test_recording_from_the_window_and_being_asked_when_others_record(
         assert not remote.room.participants[me].allows_hologram_recording
     finally:
         recording.stop()
+
+
+def test_the_call_bar_has_icons_tooltips_and_shortcuts(
+    make_window: Any, qtbot: Any, demo: DemoBackend
+) -> None:
+    from holocall_desktop.ui.call_bar import SHORTCUTS
+
+    window = make_window("synthetic")
+    bar = window.call_bar
+    assert window.toolBarArea(bar) is Qt.ToolBarArea.BottomToolBarArea
+    for button in (bar.mute_button, bar.camera_button, bar.share_button, bar.chat_button):
+        assert not button.icon().isNull()
+        assert "Ctrl+Shift+" in button.toolTip()
+    _join(window, qtbot, demo)
+    assert bar.join_button.text() == "Leave call"
+    assert SHORTCUTS["leave"] in bar.join_button.toolTip()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    assert window.media.camera_on
+    qtbot.keyClick(window, Qt.Key.Key_O, ctrl_shift)  # camera off
+    qtbot.waitUntil(lambda: not window.media.camera_on, timeout=5000)
+    assert bar.camera_button.text() == "Camera off"
+    qtbot.keyClick(window, Qt.Key.Key_C, ctrl_shift)  # the chat panel
+    qtbot.waitUntil(lambda: bar.chat_button.isChecked(), timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_H, ctrl_shift)  # leave
+    qtbot.waitUntil(lambda: bar.join_button.text() == "Join call…", timeout=10000)
+    qtbot.keyClick(window, Qt.Key.Key_H, ctrl_shift)  # outside a call: nothing
+    assert window.call is None

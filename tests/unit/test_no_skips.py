@@ -31,4 +31,7 @@ def test_a_skipped_test_fails_the_run(pytester: pytest.Pytester) -> None:
 
 def test_a_run_without_skips_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_fine():\n    pass\n")
-    assert pytester.runpytest("-p", "tests.plugins.no_skips", "-p", "no:xvfb").ret == pytest.ExitCode.OK
+    assert (
+        pytester.runpytest("-p", "tests.plugins.no_skips", "-p", "no:xvfb").ret
+        == pytest.ExitCode.OK
+    )
