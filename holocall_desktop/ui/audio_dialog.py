@@ -9,6 +9,35 @@ from holocall_desktop.audio.errors import AudioDeviceError
 DEFAULT = ""  # the system's default device
 
 
+def fill_device_boxes(
+    mic_box: QComboBox, speaker_box: QComboBox, microphone: str, speaker: str, message: QLabel
+) -> None:
+    """The system default and every microphone / speaker, with the remembered ones chosen (a
+    remembered device not connected now stays selectable); why there are none in ``message``."""
+    for box in (mic_box, speaker_box):
+        box.addItem("System default", DEFAULT)
+    try:
+        from holocall_desktop.audio.devices import list_devices
+
+        devices = list_devices()
+    except (AudioDeviceError, OSError) as exc:
+        devices = []
+        message.setText(str(exc))
+    for dev in devices:
+        if dev.is_input:
+            mic_box.addItem(dev.name, dev.name)
+        if dev.max_output_channels > 0:
+            speaker_box.addItem(dev.name, dev.name)
+    if not devices and not message.text():
+        message.setText("No audio devices were found; calls go on without voice.")
+    for box, name in ((mic_box, microphone), (speaker_box, speaker)):
+        index = box.findData(name)
+        if index < 0 and name:
+            box.addItem(f"{name} (not connected)", name)
+            index = box.count() - 1
+        box.setCurrentIndex(max(0, index))
+
+
 class AudioDevicesDialog(QDialog):
     def __init__(self, microphone: str, speaker: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -16,30 +45,9 @@ class AudioDevicesDialog(QDialog):
         form = QFormLayout(self)
         self.mic_box = QComboBox()
         self.speaker_box = QComboBox()
-        for box in (self.mic_box, self.speaker_box):
-            box.addItem("System default", DEFAULT)
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        try:
-            from holocall_desktop.audio.devices import list_devices
-
-            devices = list_devices()
-        except (AudioDeviceError, OSError) as exc:
-            devices = []
-            self.message.setText(str(exc))
-        for dev in devices:
-            if dev.is_input:
-                self.mic_box.addItem(dev.name, dev.name)
-            if dev.max_output_channels > 0:
-                self.speaker_box.addItem(dev.name, dev.name)
-        if not devices and not self.message.text():
-            self.message.setText("No audio devices were found; calls go on without voice.")
-        for box, name in ((self.mic_box, microphone), (self.speaker_box, speaker)):
-            index = box.findData(name)
-            if index < 0 and name:  # remembered but not connected now: keep it selectable
-                box.addItem(f"{name} (not connected)", name)
-                index = box.count() - 1
-            box.setCurrentIndex(max(0, index))
+        fill_device_boxes(self.mic_box, self.speaker_box, microphone, speaker, self.message)
         form.addRow("Microphone", self.mic_box)
         form.addRow("Speaker", self.speaker_box)
         form.addRow(self.message)

@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
 
         if self.call is not None and self.call.active:
             self.leave_call()
-        elif (config := ask_join(self.settings, self)) is not None:
+        elif (config := ask_join(self)) is not None:
             self.join_call(config)
 
     def join_call(self, config: CallConfig) -> bool:

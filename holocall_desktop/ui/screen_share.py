@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QInputDialog, QLabel, QStatusBar, QVBoxLayout, QWidget
 
 from holocall_desktop.capture.screen import ScreenError, list_screens, open_screen
@@ -25,6 +25,7 @@ from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.room import CallStateChanged, RoomEvent, RoomModel, SharingChanged
 from holocall_desktop.transport.api import CallState
 from holocall_desktop.ui.call_bar import CallBar
+from holocall_desktop.ui.widgets import to_pixmap
 
 #: how often the window takes new pictures of shared screens (they come at up to 10 a second)
 POLL_MS = 50
@@ -41,14 +42,6 @@ class Window(Protocol):
     def statusBar(self) -> QStatusBar: ...
 
     def show_error(self, message: str) -> None: ...
-
-
-def to_pixmap(image: npt.NDArray[np.uint8]) -> QPixmap:
-    """A QPixmap of an RGB ``uint8 (H, W, 3)`` picture."""
-    picture = np.ascontiguousarray(image)
-    h, w = picture.shape[:2]
-    qimage = QImage(picture.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(qimage.copy())  # the copy owns its pixels
 
 
 class ScreenWindow(QWidget):

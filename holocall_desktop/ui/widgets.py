@@ -7,6 +7,7 @@ import time
 from collections import deque
 
 import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -199,3 +200,11 @@ def fitting_size(window: QWidget, scene: tuple[int, int] | None = None) -> QSize
     width = max(800, min(1600, int(area.width() * 0.8)))
     height = max(560, min(1000, int(area.height() * 0.8)))
     return QSize(min(width, area.width()), min(height, area.height()))
+
+
+def to_pixmap(image: npt.NDArray[np.uint8]) -> QPixmap:
+    """A QPixmap of an RGB ``uint8 (H, W, 3)`` picture."""
+    picture = np.ascontiguousarray(image)
+    h, w = picture.shape[:2]
+    qimage = QImage(picture.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimage.copy())  # the copy owns its pixels
