@@ -9,7 +9,9 @@ look, only the newest of each participant is decoded (on a worker thread, never 
 so a slow machine shows fewer frames, never late ones. Play, pause, step, seek, loop and speed
 work as for depth recordings. The caller calls :meth:`pump` on the room's thread (the GUI timer).
 
-Voice is not played yet (``docs/recording.md``).
+Voice records go to :attr:`CallPlayer.voices` (a :class:`VoiceSink`, e.g.
+:class:`~holocall_desktop.session.replay_voices.ReplayVoices`) as their time comes, only while
+playing at normal speed; a seek or a pause empties what it buffered.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import bisect
 import concurrent.futures
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from holocall_desktop.codec.avatar_frame import AvatarFrameError, decode_avatar_frame
 from holocall_desktop.codec.base import DATACHANNEL, CodecError
@@ -37,6 +39,14 @@ from holocall_desktop.transport.api import (
 )
 
 _MODES = {m.value: m for m in MediaMode}
+
+
+class VoiceSink(Protocol):
+    def play(self, record: Record) -> None:
+        """A voice record whose time came."""
+
+    def reset(self) -> None:
+        """Forget what was buffered (a seek, a pause)."""
 
 
 class CallPlayer:
@@ -60,6 +70,7 @@ class CallPlayer:
         #: the recorder's own picture (drawn in the self-view: the replay is from their seat)
         self.recorder_id = self.file.metadata.get("recorder", "")
         self.self_frame: DepthFrame | None = None
+        self.voices: VoiceSink | None = None
         self._clock: float | None = None  # monotonic time of the last pump while playing
         self._due: dict[str, Record] = {}  # the newest hologram due per participant
         self._avatars: dict[str, Record] = {}
@@ -94,6 +105,8 @@ class CallPlayer:
 
     def set_playing(self, on: bool) -> None:
         self.playing = on
+        if not on and self.voices is not None:
+            self.voices.reset()
         if on and self.ended:
             self.seek(0.0)
 
@@ -111,6 +124,8 @@ class CallPlayer:
         self._begin()
         self._play_until(self.position, frames=False)
         self._clock = None
+        if self.voices is not None:
+            self.voices.reset()
 
     # ---- frames out --------------------------------------------------------------------------
 
@@ -176,6 +191,8 @@ class CallPlayer:
                     self._due[record.user_id] = record
                 elif record.kind == "avatar":
                     self._avatars[record.user_id] = record
+                elif record.kind == "voice" and self.voices is not None and self.speed == 1.0:
+                    self.voices.play(record)
         self._next = end
         return played
 

@@ -4,6 +4,8 @@ A :class:`~holocall_desktop.session.call_player.CallPlayer` plays the call file 
 model; the same views as in a call draw it (the 3D room through
 :class:`~holocall_desktop.render.room_view.RoomView`, the participant list, the chat, read
 only), and the play bar of depth recordings drives it: play/pause, step, seek, loop, speed.
+The voices play from their seats through the speaker chosen in the settings, at normal speed
+(``session/replay_voices.py``); without a speaker the replay is silent and says why.
 """
 
 from __future__ import annotations
@@ -15,26 +17,38 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPixmap
 from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
+from holocall_desktop.audio.engine import AudioEngine
+from holocall_desktop.audio.errors import AudioDeviceError
 from holocall_desktop.errors import CliError
 from holocall_desktop.render.room_view import RoomView
 from holocall_desktop.render.scene import HoloScene
+from holocall_desktop.session.call import Voices
 from holocall_desktop.session.call_player import CallPlayer
+from holocall_desktop.session.replay_voices import ReplayVoices
 from holocall_desktop.session.room import RoomModel
 from holocall_desktop.ui.call_panels import ParticipantsPanel
 from holocall_desktop.ui.chat_panel import ChatPanel
+from holocall_desktop.ui.settings import AppSettings
 from holocall_desktop.ui.widgets import PlaybackBar, composite_screenshot, side_dock
 
 
 class CallReplayWindow(QMainWindow):
     frame_drawn = Signal(int)  # hologram frames drawn so far
 
-    def __init__(self, path: Path, scene_size: tuple[int, int] = (1024, 640)) -> None:
+    def __init__(
+        self,
+        path: Path,
+        scene_size: tuple[int, int] = (1024, 640),
+        settings: AppSettings | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle(f"HoloCall — {path.name}")
         self.room = RoomModel()
         self.player = CallPlayer(path, self.room)  # CallFileError: not a call file
         self.scene = HoloScene(size=scene_size)
         self.view = RoomView(self.scene, self.room)
+        self.voices, voice_message = _replay_voices(settings or AppSettings(), self.room)
+        self.player.voices = self.voices
         self.view.call_started()
         self.player.seek(0.0)  # the room as it was at the start, now that the view listens
         self.participants_panel = ParticipantsPanel(self.room)
@@ -65,13 +79,17 @@ class CallReplayWindow(QMainWindow):
         truncated = (
             " (cut short: it ends where the recorder stopped)" if self.player.file.truncated else ""
         )
-        self.statusBar().showMessage(f"{path.name}: {self.player.duration:.1f} s{truncated}")
+        self.statusBar().showMessage(
+            f"{path.name}: {self.player.duration:.1f} s{truncated} · {voice_message}"
+        )
 
     def _poll(self) -> None:
         now = time.monotonic()
         self.scene.animate(now - self._last)
         self._last = now
         self.player.pump(now)
+        if self.voices is not None and self.voices.seats is not None:
+            self.voices.seats.poll_speaker()  # the participant list's speaking marks
         frames = self.player.take_frames()
         shown = self.view.show_remote(frames, self.player.take_avatars())
         if self.player.self_frame is not None:  # the recorder's own picture, in the corner
@@ -89,7 +107,23 @@ class CallReplayWindow(QMainWindow):
         self._timer.stop()
         self.view.close()
         self.player.close()
+        if self.voices is not None:
+            self.voices.close()
         super().closeEvent(event)
+
+
+def _replay_voices(settings: AppSettings, room: RoomModel) -> tuple[ReplayVoices | None, str]:
+    """The voices of the replay from their seats (through the chosen speaker), or None and
+    why not."""
+    audio = AudioEngine(None, settings.speaker or None, capture=False)
+    try:
+        audio.start()
+    except AudioDeviceError as exc:
+        audio.close()
+        return None, f"voice off: {exc}"
+    voices = ReplayVoices(audio)
+    voices.seats = Voices(room, audio)  # follows the room: voices from the seats, who speaks
+    return voices, f"voice through {audio.devices[1] or 'the speaker'}"
 
 
 def run_call_replay(

@@ -14,19 +14,38 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
+from holocall_desktop.audio.virtual import VirtualSoundServer, VirtualSoundServerError
 from holocall_desktop.capture.synthetic import SyntheticPersonSource
 from holocall_desktop.codec.base import Quality
 from holocall_desktop.codec.volumetric import encode_payload
 from holocall_desktop.processing.background import remove_background
-from holocall_desktop.recording.callfile import CallWriter
+from holocall_desktop.recording.callfile import CallWriter, voice_packet
 
 pytestmark = pytest.mark.gui
 FPS = 10.0
 SECONDS = 3.0
 
 
-def write_call(path: Path) -> None:
-    """Ava (seed 1, red shirt) and Ben (seed 2) in a 3-second call recorded by "rec"."""
+def opus_tone(hz: float, seconds: float) -> list[bytes]:
+    """A tone as 20 ms Opus packets (what a call's voice channel carries)."""
+    import av
+
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48000, "mono", "s16"
+    encoder.open()
+    packets: list[bytes] = []
+    for i in range(int(seconds * 50)):
+        t = (i * 960 + np.arange(960)) / 48000
+        pcm = (0.4 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 48000, i * 960
+        packets += [bytes(p) for p in encoder.encode(frame)]
+    return packets
+
+
+def write_call(path: Path, voice: bool = False) -> None:
+    """Ava (seed 1, red shirt) and Ben (seed 2) in a 3-second call recorded by "rec"; with
+    ``voice``, Ava says a 440 Hz tone throughout."""
     writer = CallWriter(path, {"room": "r", "recorder": "rec", "recorderSeat": "0"})
     t0 = 1_800_000_000.0
     sources = {
@@ -49,6 +68,9 @@ def write_call(path: Path) -> None:
     writer.put_json(
         "chat", {"userId": "ava", "name": "Ava", "text": "<b>hi</b>", "seq": 1, "sent": t0}, t0
     )
+    if voice:
+        for i, packet in enumerate(opus_tone(440.0, SECONDS)):
+            writer.put("voice", "ava", voice_packet(i, i * 960, packet), t0 + 0.02 * i)
     for i in range(int(SECONDS * FPS)):
         for uid, source in sources.items():
             payload = encode_payload(remove_background(source.frame(i)), Quality())
@@ -133,4 +155,50 @@ def test_the_play_bar_drives_the_replayed_room(tmp_path: Path, qtbot: Any, setti
     window.playback.play_button.click()
     player.seek(SECONDS - 0.1)
     qtbot.waitUntil(lambda: player.position < 1.0, timeout=5000)
+    window.close()
+
+
+@pytest.fixture(scope="module")
+def sound(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = VirtualSoundServer(("holocall_replay",), Path(tmp_path_factory.mktemp("pulse")))
+    try:
+        server.start()
+    except VirtualSoundServerError as exc:
+        pytest.fail(f"no virtual sound device: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_replay_is_heard_from_the_seats(
+    tmp_path: Path, qtbot: Any, settings: Any, sound: VirtualSoundServer
+) -> None:
+    from holocall_desktop.ui.call_replay_window import CallReplayWindow
+
+    path = tmp_path / "call.rec"
+    write_call(path, voice=True)
+    window = CallReplayWindow(path, scene_size=(480, 320), settings=settings)
+    qtbot.addWidget(window)
+    assert window.voices is not None, window.statusBar().currentMessage()
+    assert "voice through" in window.statusBar().currentMessage()
+    heard: list[np.ndarray] = []
+    window.voices.audio.add_output_tap(lambda block: heard.append(block.copy()))
+    window.show()
+    qtbot.waitUntil(lambda: window.voices.played.get("ava", 0) >= 25, timeout=15000)
+    heard.clear()  # from half a second in: a second of what reached the speaker
+    qtbot.waitUntil(lambda: sum(len(b) for b in heard) >= 48000, timeout=10000)
+    mix = np.concatenate(heard)[:48000]
+    mono = mix.mean(axis=1)
+    spectrum = np.abs(np.fft.rfft(mono * np.hanning(len(mono))))
+    # Ava's tone; the jitter buffer plays up to 7.5 % fast while it sheds a burst (jitter.py)
+    assert 438 <= int(np.argmax(spectrum)) * 48000 / len(mono) <= 440 * 1.08
+    left, right = (float(np.sqrt(np.mean(mix[:, c] ** 2))) for c in (0, 1))
+    assert min(left, right) > 0.005  # heard, and from one side: her seat
+    assert abs(20 * np.log10(left / right)) > 1.0
+    window.playback.play_button.click()  # paused: silence soon
+    qtbot.wait(400)
+    heard.clear()
+    qtbot.waitUntil(lambda: sum(len(b) for b in heard) >= 4800, timeout=5000)
+    assert float(np.sqrt(np.mean(np.concatenate(heard) ** 2))) < 0.002
     window.close()
