@@ -80,11 +80,14 @@ class JsonLinesProcess:
 
 @contextlib.contextmanager
 def lab_call(
-    lab: NetLab, join_args: Sequence[str], warm_frames: int = 1
+    lab: NetLab,
+    join_args: Sequence[str],
+    warm_frames: int = 1,
+    alice_args: Sequence[str] = (),
 ) -> Iterator[tuple[JsonLinesProcess, JsonLinesProcess]]:
     """Start the server, Alice (creating the room) and Bob (joining by her invite link), with
-    ``join_args`` for both; yields ``(alice, bob)`` once Bob received ``warm_frames`` of
-    Alice's holograms, and stops them all afterwards."""
+    ``join_args`` for both (and ``alice_args`` for Alice alone); yields ``(alice, bob)`` once
+    Bob received ``warm_frames`` of Alice's holograms, and stops them all afterwards."""
     from holocall_desktop.server.auth import generate_private_key_pem
 
     py = sys.executable
@@ -102,7 +105,7 @@ def lab_call(
             time.sleep(3.0)
             alice = JsonLinesProcess(lab.command("a", [
                 py, "-m", "holocall_desktop", "join", f"http://127.0.0.1:{PORT}", "--create",
-                "--name", "Alice", *join_args,
+                "--name", "Alice", *join_args, *alice_args,
             ]), dict(env, HOLOCALL_ICE_HOSTS=lab.address("a")))  # fmt: skip
             procs.append(alice)
             invite = alice.wait_for(lambda x: x.get("event") == "invite", 60)["link"]

@@ -391,14 +391,14 @@ class HeadlessParticipant:
         with self._lock:
             received = dict(self.received)
             latencies, self._latencies = self._latencies, {}
-        extra: dict[str, Any] = {}
-        with self._lock:
             meters = {uid: m.summary() for uid, m in self.meters.items()}
+        extra: dict[str, Any] = {}
         if meters:
             extra["audio"] = meters
-        avatars = dict(self.session.avatars_shown)
-        if avatars:
+        if avatars := dict(self.session.avatars_shown):
             extra["avatars"] = avatars  # avatar frames received, per participant
+        if screens := self.screens.summary():
+            extra["screens"] = screens  # pictures of shared screens, and the last one's size
         if self.report_latencies:
             extra["latencies"] = {u: [round(x, 2) for x in v] for u, v in latencies.items()}
         people = sorted(self.room.participants.values(), key=lambda p: (p.server_seat, p.user_id))

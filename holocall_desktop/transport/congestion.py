@@ -289,6 +289,11 @@ class AimdRate:
         self._hold = False
         self._before_drops: tuple[float, float] | None = None  # (when, estimate) before a fall
 
+    @property
+    def dropped_at(self) -> float:
+        """When the estimate last dropped (monotonic s; -inf: never)."""
+        return self._dropped_at
+
     def update(self, signal: Signal, arriving_kbps: float | None, now: float) -> None:
         dt = 0.0 if self._last is None else min(max(now - self._last, 0.0), 1.0)
         self._last = now
@@ -603,6 +608,13 @@ class CongestionControl:
         self._fragments_sent = self._fragments_got = 0
 
     # ---- the answer ------------------------------------------------------------------------
+
+    def limited_kbps(self, now: float, within_s: float) -> float | None:
+        """:meth:`target_kbps` when the path was congested (the delay or the loss made the
+        estimate drop) within the last ``within_s`` seconds, else ``None``: no limit seen
+        lately (the estimate of a path that is not full only follows what is sent on it)."""
+        last = max(self.rate.dropped_at, self._loss_dropped_at)
+        return self.target_kbps() if now - last <= within_s else None
 
     def target_kbps(self) -> float | None:
         """The hologram bitrate to send at most; ``None``: no limit known."""

@@ -10,7 +10,8 @@ send on it only while they share, so sharing starts and stops without renegotiat
 - :class:`ScreenSender` (one per call, while sharing): reads the :class:`ScreenSource` on its
   own thread at the source's rate, scales each picture once per size that receivers need, and
   offers each receiver its size at its rate (:data:`SCREEN_RUNGS`, from the bandwidth estimate of
-  the link to it). VP8's bitrate follows aiortc's own estimate (REMB) within 250–1500 kbit/s.
+  the link to it while that link shows a limit). VP8's bitrate follows aiortc's own estimate
+  (REMB) within 250–1500 kbit/s.
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ from holocall_desktop.transport.tracks import VIDEO_CLOCK, VIDEO_TIME_BASE, Holo
 log = logging.getLogger(__name__)
 
 #: (the link's estimate at least, kbit/s; longest side in pixels; frames a second): the first
-#: rung whose estimate the link reaches. A link we know nothing of yet gets the second one.
+#: rung whose estimate the link reaches. A link that showed no limit lately gets the first one.
 SCREEN_RUNGS = ((2500, 1280, 10), (1200, 960, 8), (600, 640, 5), (0, 480, 3))
+#: a link whose estimate dropped within this many seconds is held to its estimate's rung
+SCREEN_HOLD_S = 30.0
 
 
 def screen_rung(estimate_kbps: float | None) -> tuple[int, int]:
-    """Longest side and frame rate for a link of ``estimate_kbps`` (None: not known yet)."""
+    """Longest side and frame rate for a link of ``estimate_kbps`` (None: no limit seen)."""
     if estimate_kbps is None:
-        return SCREEN_RUNGS[1][1:]
+        return SCREEN_RUNGS[0][1:]
     for floor, side, fps in SCREEN_RUNGS:
         if estimate_kbps >= floor:
             return side, fps
@@ -290,7 +293,7 @@ class ScreenSender:
             if not link.ready:
                 continue
             link.tell(self.info)
-            longest, fps = screen_rung(path.congestion.target_kbps())
+            longest, fps = screen_rung(path.congestion.limited_kbps(now, SCREEN_HOLD_S))
             size = fit((self.info.width, self.info.height), longest)
             fps = min(fps, self.fps)
             sizes[link.user_id] = (size, fps)

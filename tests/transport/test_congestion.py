@@ -318,3 +318,18 @@ def test_from_the_avatar_a_target_just_above_the_lightest_hologram_is_probed_too
         ch.update(target, t)
         t += 0.1
     assert ch.index == lad.lightest
+
+
+def test_a_shared_screen_is_held_to_a_limit_only_while_the_link_shows_one() -> None:
+    from holocall_desktop.transport.screen import SCREEN_HOLD_S, SCREEN_RUNGS, fit, screen_rung
+
+    link = Bottleneck(kbps=1000)
+    t = drive(link, 2.0, kbps=1500)  # a queue grows: the estimate drops under 1 Mbit/s
+    limited = link.cc.limited_kbps(t, SCREEN_HOLD_S)
+    assert limited is not None and limited < 1000
+    assert screen_rung(limited) in ((640, 5), (480, 3))
+    t = drive(link, SCREEN_HOLD_S + 2, kbps=500, t0=t)  # well under the link: no drop since
+    assert link.cc.limited_kbps(t, SCREEN_HOLD_S) is None
+    assert screen_rung(None) == SCREEN_RUNGS[0][1:] == (1280, 10)
+    assert fit((1920, 1080), 640) == (640, 360)
+    assert fit((641, 361), 1280) == (640, 360)  # even sides, never scaled up
