@@ -155,15 +155,18 @@ def test_headless_participants_share_a_video_and_save_what_they_see(
         assert not any("Traceback" in line for line in p.stderr)
 
 
-def test_a_video_that_is_not_there_is_refused_in_one_line(
+def test_what_cannot_be_shared_is_refused_in_one_line(
     signal_server: RunningServer, participants: Start, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.webm"
     broken.write_bytes(b"\x1a\x45\xdf\xa3 not really a video")
-    for path, reason in ((tmp_path / "missing.webm", "no such file"), (broken, "cannot open")):
-        p = participants(
-            [signal_server.url, "--create", *SMALL, "--seconds", "5", "--share-video", str(path)]
-        )
+    cases = (
+        (["--share-video", str(tmp_path / "missing.webm")], "no such file"),
+        (["--share-video", str(broken)], "cannot open"),
+        (["--share-screen", "9"], "there is no screen 9"),
+    )
+    for share, reason in cases:
+        p = participants([signal_server.url, "--create", *SMALL, "--seconds", "5", *share])
         assert p.finish(30) == 2
         errors = [line for line in p.stderr if line.strip()]
         assert len(errors) == 1 and reason in errors[0], errors
