@@ -374,7 +374,9 @@ class MeshTopology:
         for peer in list(self.peers.values()):
             if peer.connection == PeerConnection.CONNECTED and peer.control_open:
                 peer.send_ping()
-                if now - peer.last_heard > self.peer_timeout:
+                # a peer of another kind (a browser without our protocol) answers no pings:
+                # its connection's state says when it is gone
+                if now - peer.last_heard > self.peer_timeout and peer.hello_seen:
                     why = f"no answer for {self.peer_timeout:.0f} s"
                     await self.drop(peer.user_id, why, failed=True)
             elif (

@@ -182,6 +182,8 @@ class Peer:
         self.receiver = HologramReceiver(user_id, self.metrics, decode_pool, self)
         self.tap = tap or StreamTap()
         self.receiver.tap = lambda kind, data: self.tap.offer(kind, user_id, self.consent, data)
+        self.receiver.video_wanted = lambda: self.codec == "hue-video"
+        self.hello_seen = False  # it speaks our control protocol (pings are answered)
         self.next_frame_id = secrets.randbits(32)  # volumetric frame ids sent to this peer
         self._wire_events()
 
@@ -503,6 +505,7 @@ class Peer:
             self.mode = WIRE_TO_MODE[msg.mode]
             self.codec = name_of(msg.codec)
             self.capabilities = msg.capabilities
+            self.hello_seen = True
             self.chat.hello(msg.capabilities)
             self.screen.hello(msg.capabilities)
             self.events.peer_changed(self)

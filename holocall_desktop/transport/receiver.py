@@ -61,6 +61,10 @@ class HologramReceiver:
         self.closed = False
         #: (kind, undecoded message) for the recording tap: "hologram" payloads, "avatar" frames
         self.tap: Callable[[str, bytes], None] = lambda _kind, _data: None
+        #: whether the peer's video track is a hologram (its hello says it sends hue-video);
+        #: another video (a browser's webcam) is drained, not decoded
+        self.video_wanted: Callable[[], bool] = lambda: True
+        self.video_unused = 0  # video frames drained without decoding
 
     def _decoder(self, transport: str) -> Decoder[Any]:
         decoder = self._decoders.get(transport)
@@ -147,6 +151,12 @@ class HologramReceiver:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not self.video_wanted():
+                if self.video_unused == 0:
+                    log.info("peer %s: its video is no hologram (no hue-video): not decoded",
+                             self.user_id)  # fmt: skip
+                self.video_unused += 1
+                continue
             self._submit(functools.partial(_decode_video, decoder, frame))
 
     # ---- decoding, latest wins ---------------------------------------------------------------
@@ -171,6 +181,8 @@ class HologramReceiver:
                     frame = await loop.run_in_executor(self._pool, job)
                 except CodecError as exc:
                     self.bad(str(exc))
+                except Exception as exc:  # not ours to raise out of a task: counted, logged
+                    self.bad(f"undecodable ({type(exc).__name__}: {exc})")
                 else:
                     self.metrics.frames_in += 1
                     self.metrics.frame_times.append(time.monotonic())

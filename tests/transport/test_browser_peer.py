@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.transport.api import CallConfig, CallState, MediaMode
@@ -114,3 +115,69 @@ def test_browser_like_peer_with_trickled_candidates(signal_server: RunningServer
         thread.join(10)
         rec.wait(lambda: rec.left, 15, "the browser leaving")
     assert not errors, errors
+
+
+async def webcam_browser(url: str, room: Future[dict[str, Any]], seconds: float) -> None:
+    """A plain WebRTC peer: a webcam (a video track) and a data channel, but none of our control
+    protocol (no hello, no answers to pings), for ``seconds`` once connected."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/rooms", json={"userId": "webcam"}) as resp:
+            created = await resp.json()
+        ws_url = url.replace("http://", "ws://") + f"/ws?token={created['accessToken']}"
+        ws = await http.ws_connect(ws_url)
+        await ws.send_json({"type": "join-room", "roomId": created["roomId"], "userId": "webcam"})
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTrack(VideoStreamTrack())  # black 640x480 frames at 30 fps, like a covered webcam
+        pc.createDataChannel("control")
+        connected = asyncio.Event()
+        pc.on(
+            "connectionstatechange", lambda: pc.connectionState == "connected" and connected.set()
+        )
+        try:
+            while not connected.is_set():
+                try:
+                    frame = await ws.receive(timeout=0.2)
+                except TimeoutError:
+                    continue
+                msg = json.loads(frame.data)
+                if msg["type"] == "room-state":
+                    room.set_result(created)
+                elif msg["type"] == "user-joined":
+                    await pc.setLocalDescription(await pc.createOffer())
+                    sdp = {"type": "offer", "sdp": pc.localDescription.sdp}
+                    await ws.send_json({"type": "offer", "to": msg["userId"], "sdp": sdp})
+                elif msg["type"] == "answer":
+                    await pc.setRemoteDescription(RTCSessionDescription(**msg["sdp"]))
+            await asyncio.sleep(seconds)
+        finally:
+            await ws.close()
+            await pc.close()
+
+
+def test_a_plain_webrtc_peer_with_a_webcam_stays_and_its_video_is_not_decoded(
+    signal_server: RunningServer, caplog: Any
+) -> None:
+    room: Future[dict[str, Any]] = Future()
+    thread = threading.Thread(
+        target=lambda: asyncio.run(webcam_browser(signal_server.url, room, 10.0)), daemon=True
+    )
+    thread.start()
+    created = room.result(15)
+    config = CallConfig(
+        server=signal_server.url,
+        user_id="desktop",
+        display_name="Desktop",
+        room_id=created["roomId"],
+        invite_secret=created["inviteSecret"],
+    )
+    with caplog.at_level("INFO"), engine(config) as (eng, rec):
+        rec.wait_connected("webcam")
+        time.sleep(8.0)  # well past the peer timeout (3 s): no pongs, but a healthy connection
+        assert not rec.left, rec.left
+        peer = eng._topology.peers["webcam"]
+        assert peer.receiver.video_unused > 30  # its frames drained, not decoded
+        assert peer.metrics.frames_bad == 0 and peer.metrics.frames_in == 0
+        thread.join(15)
+        rec.wait(lambda: rec.left, 40, "the webcam peer leaving")
+    assert "Traceback" not in caplog.text and "never retrieved" not in caplog.text
+    assert caplog.text.count("is no hologram") == 1
