@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
+from holocall_desktop.audio.virtual import VirtualSoundServer, VirtualSoundServerError
+from holocall_desktop.demo import DemoBackend
 from holocall_desktop.ui.settings import AppSettings
 
 
@@ -35,3 +37,25 @@ def make_window(settings: AppSettings, qtbot: object) -> Iterator[object]:
     yield make
     for w in windows:
         w.close()
+
+
+@pytest.fixture
+def demo() -> Iterator[DemoBackend]:
+    """The demo's server and simulated participant (Ava), stopped after the test."""
+    backend = DemoBackend(startup_timeout=30.0)
+    yield backend
+    backend.stop()
+
+
+@pytest.fixture(scope="module")
+def sound(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualSoundServer]:
+    """A virtual sound server (PulseAudio with a null sink) for the module's tests."""
+    server = VirtualSoundServer(("holocall_ui",), Path(tmp_path_factory.mktemp("pulse")))
+    try:
+        server.start()
+    except VirtualSoundServerError as exc:
+        pytest.fail(f"no virtual sound device: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

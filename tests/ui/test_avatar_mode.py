@@ -4,7 +4,6 @@ missing face model leaves the app working with a clear message."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +37,6 @@ def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer.write(cv2.warpAffine(image, m, (512, 512))[..., ::-1])
     writer.release()
     return path
-
-
-@pytest.fixture
-def demo() -> Iterator[DemoBackend]:
-    backend = DemoBackend(startup_timeout=30.0)
-    yield backend
-    backend.stop()
 
 
 def test_a_webcam_source_switches_to_the_avatar(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from holocall_desktop.audio.virtual import VirtualSoundServer, VirtualSoundServerError
+from holocall_desktop.audio.virtual import VirtualSoundServer
 from holocall_desktop.capture.synthetic import SyntheticPersonSource
 from holocall_desktop.codec.base import Quality
 from holocall_desktop.codec.volumetric import encode_payload
@@ -156,19 +156,6 @@ def test_the_play_bar_drives_the_replayed_room(tmp_path: Path, qtbot: Any, setti
     player.seek(SECONDS - 0.1)
     qtbot.waitUntil(lambda: player.position < 1.0, timeout=5000)
     window.close()
-
-
-@pytest.fixture(scope="module")
-def sound(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    server = VirtualSoundServer(("holocall_replay",), Path(tmp_path_factory.mktemp("pulse")))
-    try:
-        server.start()
-    except VirtualSoundServerError as exc:
-        pytest.fail(f"no virtual sound device: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_the_replay_is_heard_from_the_seats(

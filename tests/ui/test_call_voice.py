@@ -4,39 +4,17 @@ highlighted while she talks; mute and per-participant volume reach the audio eng
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from holocall_desktop.audio.virtual import VirtualSoundServer, VirtualSoundServerError
+from holocall_desktop.audio.virtual import VirtualSoundServer
 from holocall_desktop.demo import DemoBackend
 from holocall_desktop.transport.api import CallState
 
 pytestmark = pytest.mark.gui
 
 AVA = "ava-simulated"
-
-
-@pytest.fixture(scope="module")
-def sound(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualSoundServer]:
-    server = VirtualSoundServer(("holocall_ui",), Path(tmp_path_factory.mktemp("pulse")))
-    try:
-        server.start()
-    except VirtualSoundServerError as exc:
-        pytest.fail(f"no virtual sound device: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def demo() -> Iterator[DemoBackend]:
-    backend = DemoBackend(startup_timeout=30.0)
-    yield backend
-    backend.stop()
 
 
 def test_the_simulated_voice_is_heard_from_her_seat(

@@ -3,7 +3,6 @@ the synthetic person over real aiortc, and the window joining like a guest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,6 @@ from holocall_desktop.ui.main_window import SELF_ID
 pytestmark = pytest.mark.gui
 
 AVA = "ava-simulated"
-
-
-@pytest.fixture
-def demo() -> Iterator[DemoBackend]:
-    backend = DemoBackend(startup_timeout=30.0)
-    yield backend
-    backend.stop()
 
 
 def _shirts(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

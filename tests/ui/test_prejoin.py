@@ -4,7 +4,6 @@ is chosen applied; a microphone that is not there says so in one line."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,10 @@ import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
 from holocall_desktop.audio import AudioIO
-from holocall_desktop.audio.virtual import VirtualSoundServer, VirtualSoundServerError
+from holocall_desktop.audio.virtual import VirtualSoundServer
 from holocall_desktop.ui.join_dialog import PREVIEW_SIZE, prejoin_dialog
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def sound(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualSoundServer]:
-    server = VirtualSoundServer(("holocall_prejoin",), Path(tmp_path_factory.mktemp("pulse")))
-    try:
-        server.start()
-    except VirtualSoundServerError as exc:
-        pytest.fail(f"no virtual sound device: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _pixels(widget: Any) -> np.ndarray:

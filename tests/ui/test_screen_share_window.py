@@ -5,7 +5,6 @@ clears it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,6 @@ from tests.capture.screen_video import QUADRANTS, make_screen_video
 pytestmark = pytest.mark.gui
 
 AVA = "ava-simulated"
-
-
-@pytest.fixture
-def demo() -> Iterator[DemoBackend]:
-    backend = DemoBackend(startup_timeout=30.0)
-    yield backend
-    backend.stop()
 
 
 def _close(pixel: Any, colour: tuple[int, int, int], tolerance: int = 45) -> bool:
