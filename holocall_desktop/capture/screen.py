@@ -46,10 +46,10 @@ class VideoFileScreen:
         self._stream.thread_type = "AUTO"
         rate = self._stream.average_rate or Fraction(25)
         self._frame_s = 1.0 / float(rate)
-        self._fps = float(min(float(rate), fps, MAX_SHARE_FPS))
+        self.fps = float(min(float(rate), fps, MAX_SHARE_FPS))  # how often to read
         self._frames = self._container.decode(self._stream)
         self._current = self._next_frame()
-        self._size = (int(self._current.width), int(self._current.height))
+        self.size = (int(self._current.width), int(self._current.height))  # pictures read
         self._shown = 0.0  # media time of self._current, from the start of the loop
         self._loop_start = 0.0  # media time the current loop started at, summed over loops
         self._t0: float | None = None
@@ -57,14 +57,6 @@ class VideoFileScreen:
     @property
     def title(self) -> str:
         return self.path.name[:100]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def fps(self) -> float:
-        return self._fps
 
     def _next_frame(self) -> VideoFrame:
         for _attempt in range(2):
@@ -105,7 +97,7 @@ class DisplayScreen:
         import mss
 
         self.monitor = monitor
-        self._fps = float(min(fps, MAX_SHARE_FPS))
+        self.fps = float(min(fps, MAX_SHARE_FPS))  # how often to read
         self._mss: Any = None
         try:
             with mss.MSS() as grabber:
@@ -117,20 +109,12 @@ class DisplayScreen:
                 f"there is no screen {monitor} (this display has {len(monitors) - 1})"
             )
         self._area = dict(monitors[monitor])
-        self._size = (int(self._area["width"]) & ~1, int(self._area["height"]) & ~1)
-        self._area["width"], self._area["height"] = self._size
+        self.size = (int(self._area["width"]) & ~1, int(self._area["height"]) & ~1)
+        self._area["width"], self._area["height"] = self.size
 
     @property
     def title(self) -> str:
         return f"Screen {self.monitor}"
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def fps(self) -> float:
-        return self._fps
 
     def read(self) -> VideoFrame:
         import mss
@@ -141,7 +125,7 @@ class DisplayScreen:
             shot = self._mss.grab(self._area)
         except Exception as exc:
             raise ScreenError(f"cannot capture the screen: {_reason(exc)}") from None
-        w, h = self._size
+        w, h = self.size
         pixels = np.frombuffer(shot.bgra, np.uint8).reshape(shot.height, shot.width, 4)
         return VideoFrame.from_ndarray(np.ascontiguousarray(pixels[:h, :w]), format="bgra")
 
