@@ -75,6 +75,17 @@ async def browser(url: str, room: Future[dict[str, Any]], hello: Future[wire.Hel
             await pc.close()
 
 
+def _desktop_in(url: str, created: dict[str, Any]) -> CallConfig:
+    """The engine's way into the room the browser-like peer created."""
+    return CallConfig(
+        server=url,
+        user_id="desktop",
+        display_name="Desktop",
+        room_id=created["roomId"],
+        invite_secret=created["inviteSecret"],
+    )
+
+
 def test_browser_like_peer_with_trickled_candidates(signal_server: RunningServer) -> None:
     room: Future[dict[str, Any]] = Future()
     hello: Future[wire.Hello] = Future()
@@ -90,14 +101,7 @@ def test_browser_like_peer_with_trickled_candidates(signal_server: RunningServer
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    created = room.result(15)
-    config = CallConfig(
-        server=signal_server.url,
-        user_id="desktop",
-        display_name="Desktop",
-        room_id=created["roomId"],
-        invite_secret=created["inviteSecret"],
-    )
+    config = _desktop_in(signal_server.url, room.result(15))
     with engine(config) as (eng, rec):
         rec.wait_state(CallState.JOINED)
         rec.wait_connected("browser")
@@ -162,14 +166,7 @@ def test_a_plain_webrtc_peer_with_a_webcam_stays_and_its_video_is_not_decoded(
         target=lambda: asyncio.run(webcam_browser(signal_server.url, room, 10.0)), daemon=True
     )
     thread.start()
-    created = room.result(15)
-    config = CallConfig(
-        server=signal_server.url,
-        user_id="desktop",
-        display_name="Desktop",
-        room_id=created["roomId"],
-        invite_secret=created["inviteSecret"],
-    )
+    config = _desktop_in(signal_server.url, room.result(15))
     with caplog.at_level("INFO"), engine(config) as (eng, rec):
         rec.wait_connected("webcam")
         time.sleep(8.0)  # well past the peer timeout (3 s): no pongs, but a healthy connection
