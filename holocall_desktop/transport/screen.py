@@ -100,8 +100,6 @@ class ScreenLink:
         self.reads_screens = False  # the peer's hello has capability bit 8
         self.local: ScreenInfo | None = None  # what we share
         self.remote: ScreenInfo | None = None  # what the peer shares
-        self.pictures_in = 0
-        self.pictures_out = 0
         self.next_due = 0.0  # the sender's pacing of this link (monotonic time)
         self._converting = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -153,7 +151,6 @@ class ScreenLink:
     def push(self, frame: VideoFrame) -> None:
         if self.ready:
             self.track.push(frame)
-            self.pictures_out += 1
 
     async def _read(self, track: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -173,7 +170,6 @@ class ScreenLink:
             finally:
                 self._converting = False
             if self.remote is not None:
-                self.pictures_in += 1
                 self._on_picture(image, time.time())
 
     def close(self) -> None:

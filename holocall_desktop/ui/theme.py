@@ -12,7 +12,7 @@ import functools
 import os
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
@@ -56,14 +56,6 @@ def chosen_theme() -> str:
     """``HOLOCALL_THEME`` when it names a theme, else ``system``."""
     value = os.environ.get("HOLOCALL_THEME", "system").strip().lower()
     return value if value in THEMES else "system"
-
-
-def is_dark(app: QGuiApplication | None = None) -> bool:
-    """Whether the window shows dark now (from its palette: a dark window colour)."""
-    app = app or QGuiApplication.instance()  # type: ignore[assignment]
-    if not isinstance(app, QGuiApplication):
-        return False
-    return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def apply_theme(app: QApplication, theme: str | None = None) -> str:
