@@ -78,11 +78,11 @@ def apply_theme(app: QApplication, theme: str | None = None) -> str:
     return theme
 
 
-@functools.cache
 def _svg(name: str) -> str:
     return (assets_dir() / "icons" / f"{name}.svg").read_text(encoding="utf-8")
 
 
+@functools.cache
 def icon(name: str, colour: str, size: int = 48) -> QIcon:
     """The call-bar icon ``name`` (``assets/icons/NAME.svg``) drawn in ``colour``."""
     renderer = QSvgRenderer(QByteArray(_svg(name).replace("currentColor", colour).encode()))
