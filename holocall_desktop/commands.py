@@ -199,7 +199,7 @@ def _register_join(sub: Any) -> None:
         "join",
         help="join a call from an invite link (--headless: no window, JSON lines on stdout)",
         description="Join a call. URL is an invite link (holocall://HOST:PORT/ROOM?invite=SECRET "
-        "or http://HOST:PORT/rooms/ROOM?invite=SECRET), or with --create the signaling server "
+        "or http://HOST:PORT/rooms|join/ROOM?invite=SECRET), or with --create the signaling server "
         "(http://HOST:PORT) on which to create a room; its invite link is the first JSON line.",
     )
     join.add_argument("url", help="invite link, or the server URL with --create")

@@ -65,6 +65,7 @@ class Mode(IntEnum):
     NONE = 0
     VOLUMETRIC = 1
     AVATAR = 2
+    VIDEO = 3  # a plain camera picture on the first video track (the web client)
 
 
 class Capability(IntFlag):

@@ -38,6 +38,7 @@ from holocall_desktop.transport.api import (
     RemoteAvatar,
     RemoteFrame,
     RemoteScreen,
+    RemoteVideo,
     ScreenInfo,
 )
 from holocall_desktop.transport.engine import CallEngine, EngineOptions
@@ -277,6 +278,15 @@ class CallSession:
         out = []
         for p in self.room.sharers:
             picture = self.engine.screen.remote(p.user_id).take()
+            if picture is not None:
+                out.append(picture)
+        return out
+
+    def take_videos(self) -> list[RemoteVideo]:
+        """The newest picture of each participant's plain camera video (browsers, phones)."""
+        out = []
+        for uid in self.room.participants:
+            picture = self.engine.remote.video(uid).take()
             if picture is not None:
                 out.append(picture)
         return out

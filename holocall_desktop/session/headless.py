@@ -362,7 +362,7 @@ class HeadlessParticipant:
                     "framesReceived": dict(self.received),
                     "reconnects": summary.reconnects,
                     "chat": sum(1 for line in self.room.chat if not line.mine),
-                    "screens": self.screens.summary(),
+                    **self.screens.report(),
                 }
             )
             self.screens.save()
@@ -397,8 +397,7 @@ class HeadlessParticipant:
             extra["audio"] = meters
         if avatars := dict(self.session.avatars_shown):
             extra["avatars"] = avatars  # avatar frames received, per participant
-        if screens := self.screens.summary():
-            extra["screens"] = screens  # pictures of shared screens, and the last one's size
+        extra |= {key: v for key, v in self.screens.report().items() if v}  # screens, videos
         if self.report_latencies:
             extra["latencies"] = {u: [round(x, 2) for x in v] for u, v in latencies.items()}
         people = sorted(self.room.participants.values(), key=lambda p: (p.server_seat, p.user_id))

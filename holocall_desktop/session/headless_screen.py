@@ -1,5 +1,6 @@
-"""Screen sharing for the headless participant: ``--share-video FILE`` (or ``--share-screen``)
-shares once joined; screens shared with it are counted, reported and their latest pictures saved.
+"""Screen sharing (and camera videos) for the headless participant: ``--share-video FILE`` (or
+``--share-screen``) shares once joined; screens shared with it are counted, reported and their
+latest pictures saved.
 
 Lines it adds to the participant's JSON output:
 
@@ -9,6 +10,9 @@ Lines it adds to the participant's JSON output:
   participant starts or stops sharing (``"sharing":false``);
 - in the summary, ``"screens": {user id: {"pictures": n, "width": w, "height": h}}`` (the last
   picture's size); with a save folder each sharer's last picture is ``screen_<user id>.png``.
+
+The plain camera videos of participants that send one (a browser's webcam) are counted the
+same way: ``"videos"`` in the stats lines and the summary, ``video_<user id>.png``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,40 @@ def _info_json(info: ScreenInfo) -> dict[str, Any]:
     return {"title": info.title, "width": info.width, "height": info.height, "fps": info.fps}
 
 
+class Pictures:
+    """Pictures counted per participant, with the last one kept (any thread)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.counts: dict[str, int] = {}
+        self._last: dict[str, npt.NDArray[np.uint8]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, user_id: str, image: npt.NDArray[np.uint8]) -> None:
+        with self._lock:
+            self.counts[user_id] = self.counts.get(user_id, 0) + 1
+            self._last[user_id] = image
+
+    def summary(self) -> dict[str, Any]:
+        """``{user id: {"pictures": n, "width": w, "height": h}}`` (the last picture's size)."""
+        with self._lock:
+            return {
+                uid: {"pictures": n, "width": last.shape[1], "height": last.shape[0]}
+                for uid, n in self.counts.items()
+                for last in (self._last[uid],)
+            }
+
+    def last(self, user_id: str) -> npt.NDArray[np.uint8] | None:
+        with self._lock:
+            return self._last.get(user_id)
+
+    def save(self, folder: Path) -> None:
+        with self._lock:
+            last = dict(self._last)
+        for uid, image in last.items():
+            Image.fromarray(image).save(folder / f"{self.prefix}_{uid}.png")
+
+
 class HeadlessScreens:
     def __init__(
         self,
@@ -50,9 +88,8 @@ class HeadlessScreens:
         self._share = share
         self.save_dir = save_dir
         self.error: str | None = None  # our share failed
-        self.pictures: dict[str, int] = {}
-        self._last: dict[str, npt.NDArray[np.uint8]] = {}
-        self._lock = threading.Lock()
+        self.screens = Pictures("screen")
+        self.videos = Pictures("video")  # plain camera videos (browsers' webcams)
 
     def joined(self) -> None:
         """The call is joined: share what was given (once)."""
@@ -79,32 +116,24 @@ class HeadlessScreens:
                 self._emit(line | (_info_json(p.screen) if p.screen is not None else {}))
 
     def poll(self) -> None:
-        """Take the new pictures of the screens shared with us (any one thread)."""
+        """Take the new pictures of the screens shared with us and of the participants' plain
+        camera videos (any one thread)."""
         for picture in self.session.take_screens():
-            with self._lock:
-                uid = picture.user_id
-                self.pictures[uid] = self.pictures.get(uid, 0) + 1
-                self._last[uid] = picture.image
+            self.screens.add(picture.user_id, picture.image)
+        for video in self.session.take_videos():
+            self.videos.add(video.user_id, video.image)
 
-    def summary(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                uid: {
-                    "pictures": n,
-                    "width": self._last[uid].shape[1],
-                    "height": self._last[uid].shape[0],
-                }
-                for uid, n in self.pictures.items()
-            }
+    def report(self) -> dict[str, Any]:
+        """``screens``: the pictures of shared screens (and the last one's size) per
+        participant; ``videos``: those of plain camera videos (browsers' webcams)."""
+        return {"screens": self.screens.summary(), "videos": self.videos.summary()}
 
     def save(self) -> None:
-        """Each sharer's last picture as ``screen_<user id>.png`` in the save folder."""
-        if self.save_dir is None:
-            return
-        with self._lock:
-            last = dict(self._last)
-        for uid, image in last.items():
-            Image.fromarray(image).save(self.save_dir / f"screen_{uid}.png")
+        """Each sharer's last picture as ``screen_<user id>.png`` in the save folder, each
+        camera video's as ``video_<user id>.png``."""
+        if self.save_dir is not None:
+            self.screens.save(self.save_dir)
+            self.videos.save(self.save_dir)
 
     def close(self) -> None:
         """The call is over: a source never shared is closed."""

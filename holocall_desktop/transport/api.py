@@ -34,6 +34,7 @@ class MediaMode(enum.Enum):
     VOLUMETRIC = "volumetric"  # depth + colour hologram
     AVATAR = "avatar"  # blendshape-driven avatar
     NONE = "none"  # camera off / nothing sent yet
+    VIDEO = "video"  # a plain camera picture (a browser's or a phone's webcam), never sent by us
 
 
 class PeerConnection(enum.Enum):
@@ -98,6 +99,16 @@ class RemoteScreen:
     """A picture of a participant's shared screen: RGB ``uint8 (H, W, 3)``, received at
     ``received_time`` (``time.time()`` here); smaller than its :class:`ScreenInfo` size when the
     link to us is slow."""
+
+    user_id: str
+    image: npt.NDArray[np.uint8]
+    received_time: float
+
+
+@dataclass(frozen=True)
+class RemoteVideo:
+    """A picture of a participant's plain camera video (a browser's webcam): RGB ``uint8 (H, W,
+    3)``, at most 640 pixels on its longest side, received at ``received_time``."""
 
     user_id: str
     image: npt.NDArray[np.uint8]

@@ -46,6 +46,7 @@ from holocall_desktop.transport.api import (
     RemoteAvatar,
     RemoteFrame,
     RemoteScreen,
+    RemoteVideo,
     ScreenInfo,
 )
 from holocall_desktop.transport.chat import chat_text
@@ -96,6 +97,7 @@ class RemoteMedia:
         self.frames: dict[str, LatestMailbox[RemoteFrame]] = {}
         self.avatars: dict[str, LatestMailbox[RemoteAvatar]] = {}
         self.anchors: dict[str, LatestMailbox[RemoteAnchor]] = {}
+        self.videos: dict[str, LatestMailbox[RemoteVideo]] = {}  # plain camera pictures
 
     def frame(self, user_id: str) -> LatestMailbox[RemoteFrame]:
         with self._lock:
@@ -108,6 +110,10 @@ class RemoteMedia:
     def anchor(self, user_id: str) -> LatestMailbox[RemoteAnchor]:
         with self._lock:
             return self.anchors.setdefault(user_id, LatestMailbox())
+
+    def video(self, user_id: str) -> LatestMailbox[RemoteVideo]:
+        with self._lock:
+            return self.videos.setdefault(user_id, LatestMailbox())
 
 
 class CallEngine:
@@ -359,6 +365,9 @@ class CallEngine:
 
     def screen_received(self, screen: RemoteScreen) -> None:
         self.screen.received(screen)
+
+    def video_received(self, video: RemoteVideo) -> None:
+        self.remote.video(video.user_id).put(video)
 
     def audio_received(self, user_id: str, track: Any) -> None:
         if self._on_remote_audio is not None:

@@ -1,9 +1,10 @@
 """Invite links: everything a guest needs to join a room, in one URL.
 
-Two equivalent forms (``docs/calls.md``):
+Three equivalent forms (``docs/calls.md``):
 
 - ``holocall://HOST:PORT/ROOM?invite=SECRET`` (``holocalls://`` when the server is behind TLS)
 - ``http://HOST:PORT/rooms/ROOM?invite=SECRET`` (``https://`` behind TLS), the room's REST path
+- ``http://HOST:PORT/join/ROOM?invite=SECRET``, the web client's page (a browser joins there)
 
 ``ROOM`` is the room id, ``SECRET`` the room's invite secret (both URL-safe). The port defaults
 to 3000 for ``holocall://`` and to the scheme's default for ``http(s)://``. The server's base URL
@@ -37,7 +38,8 @@ class Invite:
 
 def format_invite(server: str, room_id: str, invite_secret: str, scheme: str = "holocall") -> str:
     """The invite link of a room. ``scheme`` ``"holocall"`` gives ``holocall://…`` (or
-    ``holocalls://`` for an https server); ``"http"`` gives the REST form."""
+    ``holocalls://`` for an https server); ``"http"`` gives the REST form; ``"web"`` the web
+    client's page (``/join/ROOM?invite=…``, which a browser opens and the app reads too)."""
     base = urlsplit(server)
     if base.scheme not in ("http", "https") or not base.hostname:
         raise InviteError(f"server must be an http(s)://HOST[:PORT] URL, got {server!r}")
@@ -52,10 +54,11 @@ def format_invite(server: str, room_id: str, invite_secret: str, scheme: str = "
         return (
             f"holocall{'s' if tls else ''}://{host}:{port}/{room_id}?invite={quote(invite_secret)}"
         )
-    if scheme == "http":
+    if scheme in ("http", "web"):
         netloc = f"{host}:{base.port}" if base.port else host
-        return f"{base.scheme}://{netloc}/rooms/{room_id}?invite={quote(invite_secret)}"
-    raise InviteError(f"unknown invite scheme {scheme!r} (holocall or http)")
+        path = "rooms" if scheme == "http" else "join"
+        return f"{base.scheme}://{netloc}/{path}/{room_id}?invite={quote(invite_secret)}"
+    raise InviteError(f"unknown invite scheme {scheme!r} (holocall, http or web)")
 
 
 def parse_invite(link: str) -> Invite:
@@ -82,7 +85,7 @@ def parse_invite(link: str) -> Invite:
         tls = scheme == "holocalls"
         port = port or DEFAULT_PORT
     else:
-        if len(parts) != 2 or parts[0] != "rooms":
+        if len(parts) != 2 or parts[0] not in ("rooms", "join"):
             raise InviteError(f"expected http://HOST:PORT/rooms/ROOM?invite=SECRET, got {text!r}")
         room = parts[1]
         tls = scheme == "https"

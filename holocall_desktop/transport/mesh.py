@@ -33,6 +33,7 @@ from holocall_desktop.transport.api import (
     RemoteAvatar,
     RemoteFrame,
     RemoteScreen,
+    RemoteVideo,
 )
 from holocall_desktop.transport.peer import LocalInfo, Peer
 from holocall_desktop.transport.screen import ScreenPath
@@ -314,6 +315,10 @@ class MeshTopology:
     def peer_screen(self, peer: Peer, image: npt.NDArray[np.uint8], received: float) -> None:
         if self.peers.get(peer.user_id) is peer:
             self.events.screen_received(RemoteScreen(peer.user_id, image, received))
+
+    def peer_video(self, peer: Peer, image: npt.NDArray[np.uint8], received: float) -> None:
+        if self.peers.get(peer.user_id) is peer:
+            self.events.video_received(RemoteVideo(peer.user_id, image, received))
 
     def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
         self._schedule(self.drop(peer.user_id, reason, peer, failed=failed))

@@ -17,6 +17,7 @@ import logging
 import secrets
 import struct
 import time
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,6 +43,7 @@ from holocall_desktop.transport.api import (
     PeerStats,
     RemoteAnchor,
 )
+from holocall_desktop.transport.camera import CameraPictures, video_use
 from holocall_desktop.transport.chat import ChatLink
 from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peerstats import PeerMetrics, collect_peer_stats
@@ -69,6 +71,7 @@ MODE_TO_WIRE = {
     MediaMode.NONE: wire.Mode.NONE,
     MediaMode.VOLUMETRIC: wire.Mode.VOLUMETRIC,
     MediaMode.AVATAR: wire.Mode.AVATAR,
+    MediaMode.VIDEO: wire.Mode.VIDEO,
 }
 WIRE_TO_MODE = {v: k for k, v in MODE_TO_WIRE.items()}
 NO_CONSENT = wire.Consent(0)
@@ -105,6 +108,9 @@ class PeerEvents(Protocol):
 
     def peer_screen(self, peer: Peer, image: npt.NDArray[np.uint8], received: float) -> None:
         """A picture of the screen the peer shares (its ``screen.remote``)."""
+
+    def peer_video(self, peer: Peer, image: npt.NDArray[np.uint8], received: float) -> None:
+        """A picture of the peer's plain camera video (``transport/camera.py``)."""
 
     def peer_gone(self, peer: Peer, reason: str, failed: bool = False) -> None:
         """The connection failed or closed under us (``failed``), or the peer said goodbye;
@@ -182,8 +188,10 @@ class Peer:
         self.receiver = HologramReceiver(user_id, self.metrics, decode_pool, self)
         self.tap = tap or StreamTap()
         self.receiver.tap = lambda kind, data: self.tap.offer(kind, user_id, self.consent, data)
-        self.receiver.video_wanted = lambda: self.codec == "hue-video"
         self.hello_seen = False  # it speaks our control protocol (pings are answered)
+        self.camera = CameraPictures(user_id, decode_pool, partial(events.peer_video, self))
+        self.receiver.camera = self.camera.push
+        self.receiver.video_use = lambda: video_use(self.codec, self.hello_seen, self.created)
         self.next_frame_id = secrets.randbits(32)  # volumetric frame ids sent to this peer
         self._wire_events()
 
@@ -362,6 +370,7 @@ class Peer:
         self.connection = PeerConnection.CLOSED
         self.receiver.close()
         self.screen.close()
+        self.camera.close()
         if self.video_track is not None:
             self.video_track.stop()
         try:
@@ -439,14 +448,8 @@ class Peer:
     def send_hello(self) -> None:
         local = self.local
         self.last_heard = time.monotonic()
-        self.send_control(
-            wire.Hello(
-                display_name=local.display_name,
-                mode=MODE_TO_WIRE[local.mode],
-                codec=wire_id(local.codec),
-                capabilities=wire.ALL_CAPABILITIES,
-            )
-        )
+        mode, codec = MODE_TO_WIRE[local.mode], wire_id(local.codec)
+        self.send_control(wire.Hello(local.display_name, mode, codec, wire.ALL_CAPABILITIES))
         self.send_control(wire.ConsentMessage(local.consent))
 
     def send_ping(self) -> None:

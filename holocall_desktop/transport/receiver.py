@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
 
 from holocall_desktop.codec import control as wire
 from holocall_desktop.codec.avatar_frame import AvatarFrameError, decode_avatar_frame
@@ -27,6 +28,7 @@ from holocall_desktop.codec.registry import decoder_for_transport
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.transport.api import RemoteAnchor
+from holocall_desktop.transport.camera import VideoUse
 from holocall_desktop.transport.peerstats import PeerMetrics
 from holocall_desktop.transport.tracks import video_frame_to_rgb
 
@@ -61,10 +63,12 @@ class HologramReceiver:
         self.closed = False
         #: (kind, undecoded message) for the recording tap: "hologram" payloads, "avatar" frames
         self.tap: Callable[[str, bytes], None] = lambda _kind, _data: None
-        #: whether the peer's video track is a hologram (its hello says it sends hue-video);
-        #: another video (a browser's webcam) is drained, not decoded
-        self.video_wanted: Callable[[], bool] = lambda: True
-        self.video_unused = 0  # video frames drained without decoding
+        #: what the peer's video track is (``transport/camera.py``): a hologram (its hello says
+        #: hue-video), decoded here; a camera picture (a browser's webcam), handed to
+        #: ``camera``; or not known yet, drained
+        self.video_use: Callable[[], VideoUse] = lambda: VideoUse.HOLOGRAM
+        self.camera: Callable[[VideoFrame], None] = lambda _frame: None
+        self.video_unused = 0  # video frames drained before we knew what they are
 
     def _decoder(self, transport: str) -> Decoder[Any]:
         decoder = self._decoders.get(transport)
@@ -139,7 +143,7 @@ class HologramReceiver:
         self.tap("hologram", whole)
         self._submit(lambda: decoder.decode_whole(whole))
 
-    # ---- a video track (hue-video) -----------------------------------------------------------
+    # ---- a video track (hue-video, or a camera picture) --------------------------------------
 
     def watch_video(self, track: Any) -> None:
         self.tasks.append(asyncio.ensure_future(self._video_loop(track)))
@@ -151,10 +155,11 @@ class HologramReceiver:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            if not self.video_wanted():
-                if self.video_unused == 0:
-                    log.info("peer %s: its video is no hologram (no hue-video): not decoded",
-                             self.user_id)  # fmt: skip
+            use = self.video_use()
+            if use is VideoUse.CAMERA:
+                self.camera(frame)
+                continue
+            if use is VideoUse.DRAIN:
                 self.video_unused += 1
                 continue
             self._submit(functools.partial(_decode_video, decoder, frame))

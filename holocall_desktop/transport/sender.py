@@ -9,8 +9,9 @@ Data-channel codecs climb the quality ladder (:mod:`.ladder`) per receiver: each
 :class:`~holocall_desktop.transport.ladder.RungChooser` picks a rung from the bandwidth estimate
 of the path to it (:mod:`.congestion`); a frame is encoded once per distinct profile among the
 receivers it is due for (a rung's frame rate is kept per receiver), so a receiver on a slow link
-does not drag the others down. A receiver on the avatar rung gets no hologram; the engine sends
-it our avatar frames instead (:meth:`HologramSender.avatar_receivers`). The parity of each
+does not drag the others down. A receiver on the avatar rung, or one whose ``hello`` says it
+reads no volumetric fragments (the web client), gets no hologram; the engine sends it our
+avatar frames instead (:meth:`HologramSender.avatar_receivers`). The parity of each
 profile's frames follows the worst fragment loss among its receivers
 (:meth:`CongestionControl.parity`). A video-track codec has aiortc's own congestion control and
 sends one quality to everyone.
@@ -28,6 +29,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from holocall_desktop.codec import control as wire
 from holocall_desktop.codec.base import (
     VIDEOTRACK,
     CodecError,
@@ -49,6 +51,11 @@ log = logging.getLogger(__name__)
 #: the encoders of the ladder's profiles never skip frames themselves: each receiver's rung
 #: frame rate decides (a RateGate per receiver)
 _NO_LIMIT_FPS = 1000.0
+
+
+def _reads_holograms(capabilities: wire.Capability) -> bool:
+    """Whether a receiver reads volumetric fragments (0: no hello yet, taken as yes)."""
+    return not capabilities or bool(capabilities & wire.Capability.VOLUMETRIC_DC)
 
 
 class RateGate:
@@ -158,8 +165,9 @@ class HologramSender:
             rung = self.ladder.rungs[index]
             if not before.hologram and rung.hologram:
                 path.congestion.probe(self.ladder.kbps(index) or 0.0)  # back to holograms
-            if rung.name == AVATAR:
+            if rung.name == AVATAR or not _reads_holograms(path.capabilities):
                 avatars.add(path.user_id)
+                continue
             if rung.quality is None:
                 continue  # avatar or voice only for this receiver
             if not state.limiter.due(capture_time, rung.quality.max_fps):

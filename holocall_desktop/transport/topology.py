@@ -23,6 +23,7 @@ from holocall_desktop.transport.api import (
     RemoteAvatar,
     RemoteFrame,
     RemoteScreen,
+    RemoteVideo,
 )
 from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peer import LocalInfo
@@ -51,6 +52,9 @@ class TopologyEvents(Protocol):
     def screen_received(self, screen: RemoteScreen) -> None:
         """A picture of a participant's shared screen."""
 
+    def video_received(self, video: RemoteVideo) -> None:
+        """A picture of a participant's plain camera video (a browser's webcam)."""
+
     def audio_received(self, user_id: str, track: Any) -> None:
         """A participant's voice track; the listener must consume it."""
 
@@ -63,6 +67,10 @@ class HologramPath(Protocol):
 
     @property
     def congestion(self) -> CongestionControl: ...
+
+    @property
+    def capabilities(self) -> wire.Capability:
+        """What the receiver's ``hello`` said it reads (0 before its hello)."""
 
     def send_fragments(self, messages: list[bytes]) -> bool:
         """One frame's fragments; False when it was not sent (the path is busy or closed)."""

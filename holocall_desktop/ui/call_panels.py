@@ -186,6 +186,7 @@ class ParticipantsPanel(QWidget):
                 MediaMode.VOLUMETRIC: "hologram",
                 MediaMode.AVATAR: "avatar",
                 MediaMode.NONE: "camera off",
+                MediaMode.VIDEO: "video",
             }[info.mode]
             detail = ""
             if stats is not None and stats.rtt_ms is not None:

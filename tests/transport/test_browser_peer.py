@@ -158,7 +158,7 @@ async def webcam_browser(url: str, room: Future[dict[str, Any]], seconds: float)
             await pc.close()
 
 
-def test_a_plain_webrtc_peer_with_a_webcam_stays_and_its_video_is_not_decoded(
+def test_a_plain_webrtc_peer_with_a_webcam_stays_and_its_video_is_its_picture(
     signal_server: RunningServer, caplog: Any
 ) -> None:
     room: Future[dict[str, Any]] = Future()
@@ -172,9 +172,15 @@ def test_a_plain_webrtc_peer_with_a_webcam_stays_and_its_video_is_not_decoded(
         time.sleep(8.0)  # well past the peer timeout (3 s): no pongs, but a healthy connection
         assert not rec.left, rec.left
         peer = eng._topology.peers["webcam"]
-        assert peer.receiver.video_unused > 30  # its frames drained, not decoded
+        # drained until it is clear that no hello comes, then its camera picture (not decoded
+        # as a hologram)
+        assert peer.receiver.video_unused > 30 and peer.camera.pictures > 30, peer.camera.pictures
         assert peer.metrics.frames_bad == 0 and peer.metrics.frames_in == 0
+        picture = eng.remote.video("webcam").take()
+        assert picture is not None and picture.image.shape == (480, 640, 3)
+        # aiortc's stand-in webcam sends all-zero YUV: one green everywhere
+        assert (picture.image == (0, 135, 0)).all(), picture.image[0, 0]
         thread.join(15)
         rec.wait(lambda: rec.left, 40, "the webcam peer leaving")
     assert "Traceback" not in caplog.text and "never retrieved" not in caplog.text
-    assert caplog.text.count("is no hologram") == 1
+    assert caplog.text.count("plain camera video") == 1

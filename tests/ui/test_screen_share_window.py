@@ -89,8 +89,9 @@ def test_the_window_shares_its_screen_and_stops(
     assert button.isChecked() and button.text() == "Stop sharing"
     assert window.screen_share.label.text() == "● Sharing Screen 1"
     me = window.settings.user_id
-    qtbot.waitUntil(lambda: ava.screens.pictures.get(me, 0) >= 3, timeout=20000)
-    picture = ava.screens._last[me]
+    qtbot.waitUntil(lambda: ava.screens.screens.counts.get(me, 0) >= 3, timeout=20000)
+    picture = ava.screens.screens.last(me)
+    assert picture is not None
     h, w = picture.shape[:2]
     assert max(w, h) <= 1280 and picture.std() > 5  # the screen (the window on it), scaled
     participant = ava.room.participants[me]
