@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from holocall_desktop.server import webclient
 from holocall_desktop.server.auth import TokenService
 from holocall_desktop.server.config import ConfigError, ServerConfig
 from holocall_desktop.server.guard import GuardedSite
@@ -65,6 +66,7 @@ def create_app(
     )
     app.router.add_get("/ws", hub.handle)
     app.add_routes(api.routes())
+    app.add_routes(webclient.routes())
     return app, hub, api
 
 
