@@ -10,6 +10,9 @@ A participant who sends a hologram but whose avatar frames arrive (the network t
 only their avatar, the quality ladder's avatar rung) is drawn as the avatar until a hologram
 frame comes again.
 
+A participant whose camera is plain video (a browser, ``MediaMode.VIDEO``) is drawn as its
+picture on a :class:`~holocall_desktop.render.video_panel.VideoPanels` panel at its seat.
+
 A shared screen is drawn on the :class:`~holocall_desktop.render.screen_panel.ScreenPanel`
 behind the table: the latest participant to start sharing is shown (when they stop, the one
 before them, if still sharing).
@@ -17,10 +20,13 @@ before them, if still sharing).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.render.scene import HoloScene
 from holocall_desktop.render.screen_panel import ScreenPanel
+from holocall_desktop.render.video_panel import VideoPanels
 from holocall_desktop.session.media import LocalOutput
 from holocall_desktop.session.room import (
     ParticipantAdded,
@@ -30,7 +36,13 @@ from holocall_desktop.session.room import (
     RoomModel,
     SeatsChanged,
 )
-from holocall_desktop.transport.api import MediaMode, RemoteAvatar, RemoteFrame, RemoteScreen
+from holocall_desktop.transport.api import (
+    MediaMode,
+    RemoteAvatar,
+    RemoteFrame,
+    RemoteScreen,
+    RemoteVideo,
+)
 
 SELF_ID = "self"
 
@@ -43,6 +55,7 @@ class RoomView:
         #: participants in hologram mode drawn as their avatar (the network's stand-in)
         self.standing_in: set[str] = set()
         self.screen = ScreenPanel(scene)
+        self.videos = VideoPanels(scene)  # participants whose camera is plain video
         self.sharers: list[str] = []  # who shares a screen, in the order they started
         self._unsubscribe = room.subscribe(self._on_event)
 
@@ -64,6 +77,7 @@ class RoomView:
                 scene.set_name(p.user_id, p.name)
             if p.mode != event.previous.mode:
                 self.standing_in.discard(p.user_id)
+                self.videos.remove(p.user_id)
                 scene.use_avatar(p.user_id, p.mode is MediaMode.AVATAR)
             if p.speaking != event.previous.speaking:
                 scene.set_highlight(p.user_id, p.speaking)
@@ -71,6 +85,7 @@ class RoomView:
                 self._sharing(p.user_id, p.screen is not None)
         elif isinstance(event, ParticipantRemoved):
             self.standing_in.discard(event.participant.user_id)
+            self.videos.remove(event.participant.user_id)
             self._sharing(event.participant.user_id, False)
             scene.remove_participant(event.participant.user_id, animate=self.in_call)
         elif isinstance(event, SeatsChanged) and self.in_call:
@@ -98,8 +113,18 @@ class RoomView:
             if picture.user_id == self.screen.sharer:
                 self.screen.set_picture(picture.image)
 
-    def show_remote(self, frames: list[RemoteFrame], avatars: list[RemoteAvatar]) -> int:
-        """Hand new remote frames to the scene; returns how many holograms were new."""
+    def show_remote(
+        self,
+        frames: list[RemoteFrame],
+        avatars: list[RemoteAvatar],
+        videos: Sequence[RemoteVideo] = (),
+    ) -> int:
+        """Hand new remote frames (holograms, avatars, plain camera pictures) to the scene;
+        returns how many holograms were new."""
+        for video in videos:
+            p = self.room.participants.get(video.user_id)
+            if p is not None and p.mode is MediaMode.VIDEO:
+                self.videos.set_picture(video.user_id, video.image)
         for avatar in avatars:
             uid = avatar.user_id
             if uid in self.scene.participants:
@@ -131,6 +156,7 @@ class RoomView:
             self.scene.remove_participant(uid, animate=True)
         self.sharers.clear()
         self.screen.hide()
+        self.videos.clear()
         self.scene.set_seat_count(None)
         self.scene.set_self_frame(None)
         self.scene.set_self_avatar(None)
