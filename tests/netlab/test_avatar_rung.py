@@ -8,55 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from holocall_desktop.capture.recorder import record
-from holocall_desktop.capture.synthetic import SyntheticPersonSource
-from holocall_desktop.model import DepthFrame
 from holocall_desktop.netlab.call import JsonLinesProcess, lab_call
 from holocall_desktop.netlab.lab import NetLab
 from holocall_desktop.netlab.shape import Shape
+from tests.faces import record_face
 from tests.netlab.waiting import to_bob, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-class _FaceSource(SyntheticPersonSource):
-    """The synthetic person's depth with a photo of a real face as the colour image."""
-
-    def __init__(self, face: np.ndarray) -> None:
-        super().__init__(640, 480, fps=15.0, realtime=False)
-        self._face = face
-
-    def read(self, timeout: float = 1.0) -> DepthFrame | None:
-        frame = super().read(timeout)
-        if frame is None or frame.color is None:
-            return frame
-        h, w = frame.color.shape[:2]
-        color = np.full_like(frame.color, 90)
-        side = min(h, self._face.shape[0])
-        x = (w - side) // 2
-        color[:side, x : x + side] = self._face[:side, :side]
-        return DepthFrame(
-            frame.depth,
-            frame.depth_units,
-            frame.depth_intrinsics,
-            frame.timestamp,
-            frame.frame_number,
-            color,
-            frame.color_intrinsics,
-            frame.depth_to_color,
-        )
-
-
 @pytest.fixture(scope="module")
 def face_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("face") / "face.db3"
-    record(_FaceSource(data.astronaut()), path, max_frames=45)
-    return path
+    return record_face(tmp_path_factory.mktemp("face") / "face.db3")
 
 
 def _avatars(bob: JsonLinesProcess) -> int:
