@@ -15,6 +15,7 @@ region polylines (eyelids, lips, brows, nose, face oval) come from MediaPipe's
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -396,8 +397,38 @@ def save_head_mesh(mesh: HeadMesh, path: Path) -> None:
     np.savez_compressed(path, allow_pickle=False, **arrays)
 
 
+def seal_lips(mesh: HeadMesh) -> HeadMesh:
+    """The head with its lips together at rest.
+
+    MediaPipe's canonical face has its mouth a little open (0.58 cm between the inner lips at
+    the centre), so a ``jawOpen`` of 0 would still show an open mouth. The upper lip comes down
+    and the lower lip up, each by half the gap at its ``x``, fading out to nothing 1 cm beyond
+    the outer lip line; the mouth cavity, teeth and tongue stay where they are.
+    """
+    p = mesh.positions.astype(np.float64)
+    x, y = p[:, 0], p[:, 1]
+
+    def line(region: str) -> npt.NDArray[np.float64]:
+        contour = p[mesh.regions[region]]
+        order = np.argsort(contour[:, 0])
+        return np.interp(x, contour[order, 0], contour[order, 1])
+
+    up_in, lo_in = line("lips_inner_upper"), line("lips_inner_lower")
+    up_out, lo_out = line("lips_outer_upper"), line("lips_outer_lower")
+    gap = np.clip(up_in - lo_in, 0.0, None)
+    mid = 0.5 * (up_in + lo_in)
+    w_up = 1.0 - np.clip((y - up_in) / np.maximum(up_out + 1.0 - up_in, 1e-6), 0.0, 1.0)
+    w_lo = 1.0 - np.clip((lo_in - y) / np.maximum(lo_in - (lo_out - 1.0), 1e-6), 0.0, 1.0)
+    shift = np.where(y >= mid, -0.5 * gap * w_up, 0.5 * gap * w_lo)
+    shift *= mesh.part == PART_FACE
+    positions = p.copy()
+    positions[:, 1] += shift
+    return dataclasses.replace(mesh, positions=positions.astype(np.float32))
+
+
 def load_head_mesh(path: Path | None = None) -> HeadMesh:
-    """The shipped head (``assets/avatar/head.npz``) or another file of the same layout."""
+    """The shipped head (``assets/avatar/head.npz``) or another file of the same layout, as
+    MediaPipe's canonical face has it (the mouth a little open: see :func:`seal_lips`)."""
     with np.load(path or default_asset_path()) as data:
         return HeadMesh(
             positions=data["positions"].astype(np.float32),

@@ -41,6 +41,8 @@ from holocall_desktop.avatar.mesh import (
     PART_MOUTH,
     PART_TONGUE,
     HeadMesh,
+    load_head_mesh,
+    seal_lips,
     vertex_normals,
 )
 from holocall_desktop.model.avatar import ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX, NUM_BLENDSHAPES
@@ -108,6 +110,15 @@ def _interp_contour(x: F64, contour: F64) -> F64:
     """y of an eyelid/lip contour (ordered points) at ``x`` (clamped at its ends)."""
     order = np.argsort(contour[:, 0])
     return np.interp(x, contour[order, 0], contour[order, 1])
+
+
+def avatar_rig(mesh: HeadMesh | None = None) -> tuple[HeadMesh, MorphTargets]:
+    """The head as it is drawn, with its lips together at rest (:func:`seal_lips`), and its 52
+    morph targets. The targets are derived from the canonical face (``mesh``, the shipped one by
+    default), whose parted lips tell the upper lip from the lower; the deltas apply unchanged
+    to the sealed head."""
+    raw = mesh or load_head_mesh()
+    return seal_lips(raw), build_morph_targets(raw)
 
 
 def build_morph_targets(mesh: HeadMesh) -> MorphTargets:

@@ -20,10 +20,11 @@ from vispy import gloo
 from vispy.scene.visuals import create_visual_node
 from vispy.visuals import Visual
 
-from holocall_desktop.avatar.mesh import HeadMesh, load_head_mesh, vertex_normals
-from holocall_desktop.avatar.rig import MorphTargets, build_morph_targets
+from holocall_desktop.avatar.mesh import HeadMesh, vertex_normals
+from holocall_desktop.avatar.rig import MorphTargets, avatar_rig
 from holocall_desktop.model.avatar import NUM_BLENDSHAPES, AvatarFrame, quaternion_to_matrix
 from holocall_desktop.model.room import Seat
+from holocall_desktop.render.avatar_hands import AvatarHands
 from holocall_desktop.resources import shader_source
 
 CM_TO_M = 0.01
@@ -49,8 +50,10 @@ class AvatarVisual(Visual):
         Visual.__init__(
             self, vcode=shader_source("avatar.vert"), fcode=shader_source("avatar.frag")
         )
-        self._mesh = mesh or load_head_mesh()
-        self._targets = targets or build_morph_targets(self._mesh)
+        if mesh is None or targets is None:
+            mesh, targets = avatar_rig(mesh)
+        self._mesh, self._targets = mesh, targets
+        self.hands: AvatarHands | None = None  # set by whoever gives the avatar hands
         self._draw_mode = "triangles"
         self.set_gl_state("opaque", depth_test=True, cull_face=False)
         n = self._mesh.num_vertices
@@ -160,10 +163,15 @@ class AvatarVisual(Visual):
         self._update_model()
 
     def set_frame(self, frame: AvatarFrame) -> None:
-        """Show one ``AvatarFrame``: blendshapes and head pose."""
+        """Show one ``AvatarFrame``: blendshapes and head pose, and its hands when the avatar
+        has :attr:`hands` (``render/avatar_hands.py``)."""
         self._frame = frame
         self.set_head_pose(frame.head_rotation, frame.head_position)
         self.set_blendshapes(frame.blendshapes)
+        if self.hands is not None:
+            head = np.eye(4)
+            head[:3, 3] = self._offset
+            self.hands.show(frame, self._seat @ head)
 
     def _update_model(self) -> None:
         # vispy uploads matrices as given; GLSL reads them column-major: pass the transpose.

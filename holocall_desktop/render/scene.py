@@ -381,18 +381,19 @@ class HoloScene:
 @functools.lru_cache(maxsize=1)
 def _avatar_rig() -> tuple[Any, Any]:
     """The head mesh and its 52 morph targets, built once per process and shared."""
-    from holocall_desktop.avatar.mesh import load_head_mesh
-    from holocall_desktop.avatar.rig import build_morph_targets
+    from holocall_desktop.avatar.rig import avatar_rig
 
-    mesh = load_head_mesh()
-    return mesh, build_morph_targets(mesh)
+    return avatar_rig()
 
 
 def _new_avatar(parent: Any) -> Any:
     from holocall_desktop.render.avatar import AvatarNode
+    from holocall_desktop.render.avatar_hands import AvatarHands
 
     mesh, targets = _avatar_rig()
-    return AvatarNode(mesh, targets, parent=parent)
+    node = AvatarNode(mesh, targets, parent=parent)
+    node.hands = AvatarHands(parent=node)
+    return node
 
 
 def _disc_mesh(

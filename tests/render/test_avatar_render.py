@@ -44,6 +44,7 @@ class Stage:
             fov=30, distance=0.55, elevation=0.0, azimuth=90.0, up="+y", center=(0, 0, 0)
         )
         self.avatar: Any = AvatarNode(parent=view.scene)
+        self.view = view
 
     def reset(self) -> None:
         self.avatar.set_blendshapes(np.zeros(NUM_BLENDSHAPES))
@@ -250,3 +251,55 @@ def test_seat_matrix_faces_the_table() -> None:
         np.testing.assert_allclose(m[:3, 1], [0, 1, 0], atol=1e-12)
         head = m @ [0, 0, 0, 1]
         np.testing.assert_allclose(head[:3], seat.position + np.array([0, 1.2, 0]), atol=1e-12)
+
+
+MOUTH_INNER = (13, 14, 82, 87, 312, 317)  # the inner lips at the centre and to either side
+
+
+def test_the_mouth_is_closed_at_rest_and_opens_with_the_jaw(fresh: Stage) -> None:
+    rows, cols = _box(fresh, MOUTH_INNER, pad=8)
+
+    def opening(image: npt.NDArray[np.uint8]) -> float:
+        """The median height (pixels) of the mouth's dark inside across the lips' middle."""
+        dark = image[rows, cols].max(axis=-1) < 80
+        return float(np.median(dark.sum(axis=0)))
+
+    closed, slight, opened = fresh.shot(), fresh.shot(jawOpen=0.02), fresh.shot(jawOpen=0.4)
+    assert opening(closed) <= 1  # lips together: at most the line between them
+    assert opening(slight) <= 2
+    assert opening(opened) >= 6
+
+
+def test_an_avatar_frame_with_hands_draws_them_curled_as_sent(fresh: Stage) -> None:
+    from holocall_desktop.model.avatar import HandData
+    from holocall_desktop.render.avatar_hands import AvatarHands
+
+    def frame(curl: float, hands: bool = True) -> AvatarFrame:
+        hand = HandData(
+            wrist_position=np.array([0.1, -0.1, 0.06], np.float32),  # beside the chin
+            finger_curl=np.full(5, curl, np.float32),
+        )
+        return AvatarFrame(0.0, left_hand=hand if hands else None)
+
+    hands = fresh.avatar.hands = AvatarHands(parent=fresh.avatar)
+    fresh.view.camera.distance = 1.2  # the head and the hand beside it
+    try:
+        fresh.avatar.set_frame(frame(0.0, hands=False))
+        bare = np.asarray(fresh.canvas.render()[..., :3])
+        fresh.avatar.set_frame(frame(0.0))
+        open_hand = np.asarray(fresh.canvas.render()[..., :3])
+        fresh.avatar.set_frame(frame(1.0))
+        fist = np.asarray(fresh.canvas.render()[..., :3])
+        wrist = fresh.project([[10.0, -10.0, 6.0]])[0]  # the head's frame is in cm
+    finally:
+        fresh.avatar.hands = None
+        hands.mesh.parent = None
+        fresh.view.camera.distance = 0.55
+    drawn = _changed(bare, open_hand)
+    ys, xs = np.nonzero(drawn)
+    assert drawn.sum() > 400, drawn.sum()  # a hand's worth of pixels
+    assert abs(xs.mean() - wrist[0]) < 40 and ys.mean() < wrist[1]  # above its wrist
+    # fingers straight reach higher than a fist
+    fist_ys = np.nonzero(_changed(bare, fist))[0]
+    assert fist_ys.min() > ys.min() + 10, (fist_ys.min(), ys.min())
+    assert _changed(bare, fist).sum() < drawn.sum()
