@@ -1,11 +1,12 @@
 """The hands of an avatar frame, drawn beside the avatar's head.
 
 Each :class:`~holocall_desktop.model.avatar.HandData` becomes a hand of boxes: a palm and five
-fingers of three segments each, every joint bent by the finger's curl. Hand frame (``docs/protocol.md``, *HandData*): origin at the wrist, fingers along
-+y, the palm facing +z; for the identity rotation the hand is held up with its palm towards the
-camera. The wrist is placed relative to the head: ``wrist − head position`` in the tracking
-camera's frame, which is the avatar's own frame (x right, y up, z towards the viewer), so the
-hands move with the head's seat and offset. Hands below :data:`MIN_CONFIDENCE` are hidden.
+fingers of three segments each, every joint bent by the finger's curl. Hand frame
+(``docs/protocol.md``, *HandData*): origin at the wrist, fingers along +y, the palm facing +z;
+for the identity rotation the hand is held up with its palm towards the camera. The wrist is
+placed relative to the head: ``wrist − head position`` in the tracking camera's frame, which is
+the avatar's own frame (x right, y up, z towards the viewer), so the hands move with the head's
+seat and offset. Hands below :data:`MIN_CONFIDENCE` are hidden.
 
 Geometry is built with numpy per frame (a few hundred vertices), drawn as one flat-shaded mesh.
 """
