@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vispy.scene.visuals import Text
+
+from holocall_desktop.avatar.tracker import TrackingState
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.render.scene import HoloScene
@@ -45,6 +48,7 @@ from holocall_desktop.transport.api import (
 )
 
 SELF_ID = "self"
+NO_FACE = "No face found: look at the camera (your avatar holds still)"
 
 
 class RoomView:
@@ -56,6 +60,11 @@ class RoomView:
         self.standing_in: set[str] = set()
         self.screen = ScreenPanel(scene)
         self.videos = VideoPanels(scene)  # participants whose camera is plain video
+        self.face_notice = Text(
+            NO_FACE, color=(1.0, 0.85, 0.4, 1.0), font_size=11, anchor_x="center",
+            anchor_y="top", parent=scene.canvas.scene,
+        )  # fmt: skip
+        self.face_notice.visible = False
         self.sharers: list[str] = []  # who shares a screen, in the order they started
         self._unsubscribe = room.subscribe(self._on_event)
 
@@ -180,7 +189,14 @@ class RoomView:
             self.scene.set_self_avatar(None)
 
     def show_local(self, out: LocalOutput, camera_on: bool, avatar: bool) -> None:
-        """What local media produced: in the self-view during a call, else at the table."""
+        """What local media produced: in the self-view during a call, else at the table; while
+        the face tracker finds no face, a notice says so (the avatar holds still)."""
+        lost = avatar and camera_on and out.face in (TrackingState.SEARCHING, TrackingState.LOST)
+        if lost != self.face_notice.visible:
+            w, _h = self.scene.canvas.size
+            self.face_notice.pos = (w / 2, 10)
+            self.face_notice.visible = lost
+            self.scene.canvas.update()
         if out.frame is not None and not avatar:
             self._local_frame(out.frame, camera_on)
         if out.avatar is not None:

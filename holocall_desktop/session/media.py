@@ -58,6 +58,7 @@ class LocalOutput:
     frame: DepthFrame | None = None  # a new captured frame (hologram preview)
     avatar: AvatarFrame | None = None  # a new tracked face (avatar preview)
     error: str | None = None  # face tracking stopped (one line for the user)
+    face: TrackingState | None = None  # how face tracking goes (None: not tracking)
 
 
 def decide_mode(camera_on: bool, avatar: bool) -> MediaMode:
@@ -211,7 +212,7 @@ class LocalMedia:
                     avatar = result.frame
                     if avatar is not None and self.sink is not None and self.camera_on:
                         self.sink.send_avatar(avatar)
-        return LocalOutput(frame, avatar, error)
+        return LocalOutput(frame, avatar, error, self.face_state if self.face else None)
 
     # ---- the stand-in avatar ------------------------------------------------------------------
 

@@ -87,3 +87,22 @@ def test_a_missing_face_model_is_reported_and_the_app_goes_on(
     assert window.banner.isVisible() and "\n" not in window.banner.message.strip()
     assert not window.avatar_button.isChecked()
     qtbot.waitUntil(lambda: window.frames_drawn >= 2, timeout=15000)  # the hologram goes on
+
+
+def test_no_face_in_the_picture_is_shown_and_the_avatar_holds_still(
+    make_window: Any, qtbot: Any, face_video: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "wall.avi"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 15, (320, 240))
+    for i in range(30):
+        frame = np.full((240, 320, 3), 90 + i, np.uint8)  # a wall, no face
+        writer.write(frame)
+    writer.release()
+    window = make_window(f"webcam:{empty}")
+    notice = window.view.face_notice
+    qtbot.waitUntil(lambda: notice.visible, timeout=30000)
+    assert notice.text.startswith("No face found")
+    part = window.scene.participants[SELF_ID]
+    assert part.avatar is None or part.avatar.frame is None  # nothing to move it
+    window.open_source(f"webcam:{face_video}")
+    qtbot.waitUntil(lambda: not notice.visible, timeout=30000)
