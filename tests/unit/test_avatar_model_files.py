@@ -129,12 +129,28 @@ def test_install_from_a_wheel_with_the_real_model(face_model_path: Path, tmp_pat
 
 def test_manifest_matches_the_code() -> None:
     manifest = json.loads((assets_dir() / "models" / "manifest.json").read_text())
-    (entry,) = manifest["models"]
-    assert entry["file"] == model_files.MODEL_FILENAME
-    assert entry["sha256"] == MODEL_SHA256
-    assert entry["size"] == model_files.MODEL_SIZE
-    assert entry["source"]["requirement"] == model_files.SOURCE_REQUIREMENT
-    assert entry["source"]["member"] == model_files.SOURCE_MEMBER
+    entries = {entry["file"]: entry for entry in manifest["models"]}
+    assert set(entries) == {spec.filename for spec in model_files.MODELS}
+    for spec in model_files.MODELS:
+        entry = entries[spec.filename]
+        assert entry["sha256"] == spec.sha256
+        assert entry["size"] == spec.size
+        assert entry["source"]["requirement"] == spec.requirement
+        assert entry["source"]["member"] == spec.member
+
+
+def test_the_hand_model_is_installed_and_verified() -> None:
+    path = model_files.find_hand_model()
+    assert path.stat().st_size == model_files.HAND.size
+    with zipfile.ZipFile(path) as zf:  # the palm detector and the landmark model
+        assert set(zf.namelist()) == {"hand_detector.tflite", "hand_landmarks_detector.tflite"}
+
+
+def test_a_missing_hand_model_says_hands_are_not_tracked(isolated_cache: Path) -> None:
+    with pytest.raises(FaceModelMissingError) as info:
+        model_files.find_hand_model()
+    assert info.value.user_message.startswith("Hand model hand_landmarker.task is not installed")
+    assert "Hands are not tracked" in info.value.user_message
 
 
 def test_cli_reports_a_missing_model(
