@@ -27,6 +27,7 @@ frame is reported; until then the last good frame is held (``HOLDING``).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import threading
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from holocall_desktop.avatar.hands import HandTracker
 from holocall_desktop.avatar.model_files import find_face_model
 from holocall_desktop.avatar.smoothing import OneEuroFilter, OneEuroParams, QuaternionOneEuroFilter
 from holocall_desktop.model.avatar import (
@@ -282,7 +284,8 @@ class _Job:
 
 
 class FaceTrackingWorker:
-    """Runs a ``FaceTracker`` on its own thread; the newest submitted frame wins.
+    """Runs a ``FaceTracker`` (and a ``HandTracker`` if given) on its own thread; the newest
+    submitted frame wins.
 
     ``submit`` never blocks (an unprocessed frame is replaced and counted in ``dropped``);
     results land in ``results`` (a ``LatestMailbox`` the GUI polls) and, if given,
@@ -296,8 +299,10 @@ class FaceTrackingWorker:
         *,
         on_result: Callable[[TrackResult], None] | None = None,
         name: str = "face-tracker",
+        hands: HandTracker | None = None,
     ) -> None:
         self.tracker = tracker
+        self.hands = hands  # tracked in the same frames, while a face is
         self.results: LatestMailbox[TrackResult] = LatestMailbox()
         self._inbox: LatestMailbox[_Job] = LatestMailbox()
         self._on_result = on_result
@@ -334,6 +339,10 @@ class FaceTrackingWorker:
                 if job is None:
                     continue
                 result = self.tracker.process(job.rgb, job.timestamp)
+                if self.hands is not None and result.frame is not None:
+                    left, right = self.hands.track(job.rgb, job.timestamp)
+                    frame = dataclasses.replace(result.frame, left_hand=left, right_hand=right)
+                    result = dataclasses.replace(result, frame=frame)
                 self.processed += 1
                 self.results.put(result)
                 if self._on_result is not None:
@@ -348,6 +357,8 @@ class FaceTrackingWorker:
             self._thread.join(timeout)
         if close_tracker and not self._thread.is_alive():
             self.tracker.close()
+            if self.hands is not None:
+                self.hands.close()
 
     def __enter__(self) -> FaceTrackingWorker:
         return self.start()

@@ -75,7 +75,23 @@ STANDIN_LINGER_S = 10.0
 
 def default_tracker() -> FaceTrackingWorker:
     """MediaPipe's face landmarker on a worker thread (:class:`FaceModelError` if the model
-    file is missing)."""
+    file is missing), with its hand landmarker when that model is installed (else the avatar
+    goes without hands, said once in the log)."""
+    from holocall_desktop.avatar.hands import HandTracker
+    from holocall_desktop.avatar.tracker import FaceTracker
+
+    face = FaceTracker()
+    try:
+        hands: HandTracker | None = HandTracker()
+    except FaceModelError as exc:
+        log.warning("%s", exc.user_message)
+        hands = None
+    return FaceTrackingWorker(face, hands=hands).start()
+
+
+def standin_tracker() -> FaceTrackingWorker:
+    """The face alone, for the stand-in avatar a hologram sender tracks beside the hologram
+    (hands would double its cost there)."""
     from holocall_desktop.avatar.tracker import FaceTracker
 
     return FaceTrackingWorker(FaceTracker()).start()
@@ -92,6 +108,8 @@ class LocalMedia:
         self._on_error = on_error or (lambda message: log.warning("%s", message))
         self._on_finished = on_finished or (lambda: None)
         self._tracker_factory = tracker
+        # the stand-in tracks the face alone (a test's own factory serves for both)
+        self._standin_factory = standin_tracker if tracker is default_tracker else tracker
         self.auto_avatar = auto_avatar  # a source without depth turns the avatar on
         self.runner: SourceRunner | None = None
         self.face: FaceTrackingWorker | None = None
@@ -222,7 +240,7 @@ class LocalMedia:
             self._standin_wanted_at = now
             if self.standin is None and not self._standin_failed:
                 try:
-                    self.standin = self._tracker_factory()
+                    self.standin = self._standin_factory()
                 except FaceModelError as exc:
                     self._standin_failed = True  # not again in this session
                     self._on_error(f"No avatar for slow links: {exc.user_message}")

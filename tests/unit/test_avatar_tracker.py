@@ -255,6 +255,8 @@ def test_bench_avatar_runs(face_model_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "| Stage | median ms | p95 ms | min ms |" in out
     assert "Frame size 91 B" in out
+    assert "| hand landmarker (palm detector + 21 landmarks), 320x240 |" in out
+    assert "With hands tracked too:" in out
 
 
 def test_an_empty_image_is_no_face_and_tracking_goes_on(
