@@ -253,6 +253,12 @@ class AudioEngine:
     def _seat_head(self, seat: int, count: int) -> npt.NDArray[np.float64]:
         return self.layout.seat(seat, count).position + np.array([0.0, HEAD_HEIGHT, 0.0])
 
+    def set_position(self, user_id: str, floor: npt.ArrayLike) -> None:
+        """Put a participant's voice above ``floor`` (room metres), at head height."""
+        position = np.asarray(floor, dtype=np.float64).reshape(3) * np.array([1.0, 0.0, 1.0])
+        self.voices.get(user_id)
+        self.mixer.set_source_position(user_id, position + np.array([0.0, HEAD_HEIGHT, 0.0]))
+
     def set_seat(self, user_id: str, seat: int, count: int) -> None:
         """Put a participant's voice at their seat (``seat`` of ``count``; 0 is the viewer)."""
         if seat == 0:

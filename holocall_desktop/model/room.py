@@ -27,6 +27,30 @@ class Seat:
         return math.atan2(-float(self.facing[0]), -float(self.facing[2]))
 
 
+#: how far from the table's centre an anchor may place someone (metres)
+MAX_ANCHOR_RADIUS = 4.0
+
+
+def seat_at(
+    index: int, position: npt.ArrayLike, rotation: npt.ArrayLike, limit: float = MAX_ANCHOR_RADIUS
+) -> Seat:
+    """The place an ``anchor_sync`` gives a participant: the floor point under ``position``
+    (brought within ``limit`` metres of the table's centre), facing where the anchor's rotation
+    turns -z (a model's forward), on the floor; towards the centre when that is straight up or
+    down. ``rotation`` is a unit quaternion (x, y, z, w)."""
+    x, _y, z = (float(v) for v in np.asarray(position, dtype=np.float64).reshape(3))
+    floor = np.array([x, 0.0, z])
+    distance = float(np.hypot(x, z))
+    if distance > limit:
+        floor *= limit / distance
+    qx, qy, qz, qw = (float(v) for v in np.asarray(rotation, dtype=np.float64).reshape(4))
+    # -z turned by the quaternion (the third column of its matrix, negated), on the floor
+    forward = -np.array([2 * (qx * qz + qw * qy), 0.0, 1 - 2 * (qx * qx + qy * qy)])
+    if np.hypot(forward[0], forward[2]) < 1e-3:
+        forward = -floor if np.hypot(floor[0], floor[2]) > 1e-3 else np.array([0.0, 0.0, 1.0])
+    return Seat(index=index, position=floor, facing=forward / np.linalg.norm(forward))
+
+
 @dataclass(frozen=True)
 class RoomLayout:
     table_radius: float = 0.6

@@ -27,9 +27,11 @@ from vispy.scene.visuals import Text
 from holocall_desktop.avatar.tracker import TrackingState
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
+from holocall_desktop.model.room import seat_at
 from holocall_desktop.render.scene import HoloScene
 from holocall_desktop.render.screen_panel import ScreenPanel
 from holocall_desktop.render.video_panel import VideoPanels
+from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.media import LocalOutput
 from holocall_desktop.session.room import (
     ParticipantAdded,
@@ -121,6 +123,16 @@ class RoomView:
         for picture in pictures:
             if picture.user_id == self.screen.sharer:
                 self.screen.set_picture(picture.image)
+
+    def show_call(self, call: CallSession) -> int:
+        """Everything new from the call: holograms, avatars, camera pictures and anchors (a
+        participant's own ``anchor_sync`` places it in the room); how many holograms."""
+        for anchor in call.take_anchors():
+            uid = anchor.user_id
+            if anchor.participant_id == uid and uid in self.scene.participants:
+                seat = self.scene.participants[uid].seat_index
+                self.scene.set_placement(uid, seat_at(seat, anchor.position, anchor.rotation))
+        return self.show_remote(call.take_frames(), call.take_avatars(), call.take_videos())
 
     def show_remote(
         self,

@@ -63,6 +63,7 @@ class Participant:
     reveal_target: float = 1.0  # 1 = present, 0 = leaving (removed once dissolved)
     avatar: Any = None  # an AvatarNode once avatar frames arrived
     shows_avatar: bool = False  # avatar mode: the head instead of the hologram
+    placement: Seat | None = None  # where its anchor_sync put it, instead of its seat
 
 
 class HoloScene:
@@ -253,14 +254,23 @@ class HoloScene:
 
     def seat_position(self, pid: str) -> npt.NDArray[np.float64]:
         """Room position (metres) of a participant's seat, head height: where their voice is."""
+        return self.seat_of(pid).position + np.array([0.0, 1.25, 0.0])
+
+    def seat_of(self, pid: str) -> Seat:
+        """Where a participant is: its anchor's place (:meth:`set_placement`), else its seat."""
         part = self.participants[pid]
-        seat = self.layout.seat(part.seat_index, self.seat_count())
-        return seat.position + np.array([0.0, 1.25, 0.0])
+        if part.placement is not None:
+            return part.placement
+        return self.layout.seat(part.seat_index, self.seat_count())
+
+    def set_placement(self, pid: str, seat: Seat | None) -> None:
+        """Put a participant where its ``anchor_sync`` says (None: back at its seat)."""
+        self.participants[pid].placement = seat
+        self._place_all()
 
     def _place_all(self) -> None:
-        count = self.seat_count()
-        for part in self.participants.values():
-            seat = self.layout.seat(part.seat_index, count)
+        for pid, part in self.participants.items():
+            seat = self.seat_of(pid)
             m = capture_to_room(seat, capture_distance=part.capture_distance)
             part.node.transform = MatrixTransform(m.T.astype(np.float32))
             part.label.pos = (seat.position[0], 1.85, seat.position[2])

@@ -43,7 +43,7 @@ class VideoPanels:
             panel.set_data(image)
         self.pictures[pid] = image
         h, w = image.shape[:2]
-        seat = self.holo.layout.seat(part.seat_index, self.holo.seat_count())
+        seat = self.holo.seat_of(pid)
         metres = HEIGHT / h  # per pixel
         local = np.eye(4)
         local[0, 0], local[1, 1] = metres, -metres  # image rows go down, the room's y goes up

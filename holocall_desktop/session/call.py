@@ -17,10 +17,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from holocall_desktop.audio.engine import AudioEngine
 from holocall_desktop.codec.base import Quality
 from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
+from holocall_desktop.model.room import seat_at
 from holocall_desktop.session.room import (
     ChatLine,
     ParticipantRemoved,
@@ -35,6 +39,7 @@ from holocall_desktop.transport.api import (
     MediaMode,
     ParticipantInfo,
     PeerStats,
+    RemoteAnchor,
     RemoteAvatar,
     RemoteFrame,
     RemoteScreen,
@@ -84,14 +89,22 @@ class Voices:
     def __init__(self, room: RoomModel, audio: AudioEngine) -> None:
         self.room = room
         self.audio = audio
+        self.placed: set[str] = set()  # voices an anchor_sync put elsewhere than their seat
         self._unsubscribe = room.subscribe(self._on_event)
 
     def _on_event(self, event: RoomEvent) -> None:
         if isinstance(event, SeatsChanged):
             for uid, seat in event.seats.items():
-                self.audio.set_seat(uid, seat, event.count)
+                if uid not in self.placed:
+                    self.audio.set_seat(uid, seat, event.count)
         elif isinstance(event, ParticipantRemoved):
+            self.placed.discard(event.participant.user_id)
             self.audio.remove_participant(event.participant.user_id)
+
+    def place(self, user_id: str, floor: npt.NDArray[np.float64]) -> None:
+        """Put a participant's voice where its anchor places it (``floor``: room metres)."""
+        self.placed.add(user_id)
+        self.audio.set_position(user_id, floor)
 
     def poll_speaker(self) -> str | None:
         self.room.set_speaker(self.audio.active_speaker())
@@ -280,6 +293,18 @@ class CallSession:
             picture = self.engine.screen.remote(p.user_id).take()
             if picture is not None:
                 out.append(picture)
+        return out
+
+    def take_anchors(self) -> list[RemoteAnchor]:
+        """The newest new ``anchor_sync`` of each participant in the room; a participant's own
+        anchor moves its voice there (the view moves its body: ``RoomView.show_call``)."""
+        out = []
+        for uid in self.room.participants:
+            anchor = self.engine.remote.anchor(uid).take()
+            if anchor is not None:
+                out.append(anchor)
+                if self.voices is not None and anchor.participant_id == uid:
+                    self.voices.place(uid, seat_at(0, anchor.position, anchor.rotation).position)
         return out
 
     def take_videos(self) -> list[RemoteVideo]:

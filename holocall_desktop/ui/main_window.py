@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
         if call is not None:
             call.pump()  # room events: the view and the panels update themselves
             if self.call is call:
-                self.view.show_remote(call.take_frames(), call.take_avatars(), call.take_videos())
+                self.view.show_call(call)
         out = self.media.poll()
         if out.error is not None:
             self.show_error(out.error)
