@@ -24,6 +24,7 @@ from holocall_desktop.avatar.mesh import HeadMesh, vertex_normals
 from holocall_desktop.avatar.rig import MorphTargets, avatar_rig
 from holocall_desktop.model.avatar import NUM_BLENDSHAPES, AvatarFrame, quaternion_to_matrix
 from holocall_desktop.model.room import Seat
+from holocall_desktop.render.avatar_body import AvatarBody
 from holocall_desktop.render.avatar_hands import AvatarHands
 from holocall_desktop.resources import shader_source
 
@@ -54,6 +55,7 @@ class AvatarVisual(Visual):
             mesh, targets = avatar_rig(mesh)
         self._mesh, self._targets = mesh, targets
         self.hands: AvatarHands | None = None  # set by whoever gives the avatar hands
+        self.body: AvatarBody | None = None  # and a neck and shoulders
         self._draw_mode = "triangles"
         self.set_gl_state("opaque", depth_test=True, cull_face=False)
         n = self._mesh.num_vertices
@@ -164,14 +166,17 @@ class AvatarVisual(Visual):
 
     def set_frame(self, frame: AvatarFrame) -> None:
         """Show one ``AvatarFrame``: blendshapes and head pose, and its hands when the avatar
-        has :attr:`hands` (``render/avatar_hands.py``)."""
+        has :attr:`hands` (``render/avatar_hands.py``); its :attr:`body` follows the seat."""
         self._frame = frame
         self.set_head_pose(frame.head_rotation, frame.head_position)
         self.set_blendshapes(frame.blendshapes)
-        if self.hands is not None:
+        if self.hands is not None or self.body is not None:
             head = np.eye(4)
             head[:3, 3] = self._offset
-            self.hands.show(frame, self._seat @ head)
+            if self.hands is not None:
+                self.hands.show(frame, self._seat @ head)
+            if self.body is not None:
+                self.body.place(self._seat @ head)
 
     def _update_model(self) -> None:
         # vispy uploads matrices as given; GLSL reads them column-major: pass the transpose.

@@ -398,11 +398,13 @@ def _avatar_rig() -> tuple[Any, Any]:
 
 def _new_avatar(parent: Any) -> Any:
     from holocall_desktop.render.avatar import AvatarNode
+    from holocall_desktop.render.avatar_body import AvatarBody
     from holocall_desktop.render.avatar_hands import AvatarHands
 
     mesh, targets = _avatar_rig()
     node = AvatarNode(mesh, targets, parent=parent)
     node.hands = AvatarHands(parent=node)
+    node.body = AvatarBody(parent=node)
     return node
 
 

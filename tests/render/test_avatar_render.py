@@ -303,3 +303,28 @@ def test_an_avatar_frame_with_hands_draws_them_curled_as_sent(fresh: Stage) -> N
     fist_ys = np.nonzero(_changed(bare, fist))[0]
     assert fist_ys.min() > ys.min() + 10, (fist_ys.min(), ys.min())
     assert _changed(bare, fist).sum() < drawn.sum()
+
+
+def test_the_avatar_has_a_neck_and_shoulders_under_its_head(fresh: Stage) -> None:
+    from holocall_desktop.render.avatar_body import CLOTH, AvatarBody
+
+    fresh.view.camera.distance = 1.4  # the head and the shoulders
+    try:
+        fresh.avatar.set_frame(AvatarFrame(0.0))
+        bare = np.asarray(fresh.canvas.render()[..., :3])
+        body = fresh.avatar.body = AvatarBody(parent=fresh.avatar)
+        fresh.avatar.set_frame(AvatarFrame(0.0))
+        dressed = np.asarray(fresh.canvas.render()[..., :3])
+        mouth = fresh.project([[0.0, -5.0, 4.0]])[0]
+        shoulder = fresh.project([[14.0, -20.5, 0.0]])[0]
+    finally:
+        fresh.avatar.body = None
+        for mesh in body.meshes:
+            mesh.parent = None
+        fresh.view.camera.distance = 0.55
+    drawn = _changed(bare, dressed)
+    ys, _xs = np.nonzero(drawn)
+    assert drawn.sum() > 1500 and ys.min() >= mouth[1]  # all of it below the face's middle
+    x, y = (int(v) for v in shoulder)
+    cloth = np.round(np.asarray(CLOTH[:3]) * 255)
+    assert np.abs(dressed[y, x].astype(int) - cloth).max() < 90, dressed[y, x]  # shirt colour
