@@ -27,6 +27,7 @@ FLAGS = [
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
