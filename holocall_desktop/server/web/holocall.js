@@ -459,11 +459,17 @@
     state.name = name.trim().slice(0, 64) || 'Guest';
     $('join').hidden = true;
     setStatus('connecting', 'Opening camera and microphone…');
-    try {
-      state.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
-    } catch (err) {
-      state.errors.push(`camera/microphone: ${err.name}`);
+    if (!navigator.mediaDevices) {
+      // browsers give the camera only to secure pages: https:// or this machine (localhost)
+      state.errors.push('camera/microphone: this page is not served over https://');
       state.local = null;
+    } else {
+      try {
+        state.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+      } catch (err) {
+        state.errors.push(`camera/microphone: ${err.name}`);
+        state.local = null;
+      }
     }
     const me = tile('me', `${state.name} (you)`);
     if (state.local && state.local.getVideoTracks().length) {
@@ -471,7 +477,7 @@
       video.autoplay = true; video.muted = true; video.playsInline = true;
       video.srcObject = state.local;
       me.prepend(video);
-    } else setNote(me, 'No camera');
+    } else setNote(me, navigator.mediaDevices ? 'No camera' : 'No camera: the browser allows it only over https://');
     const params = new URLSearchParams(location.search);
     const room = location.pathname.split('/')[2] || null;
     const userId = userIdFor(state.name);
