@@ -1,5 +1,5 @@
 """The avatar's head mesh: MediaPipe's canonical face mesh, opened at eyes and mouth, with
-eyeballs, a mouth cavity, a tongue and a skull added. Stored in ``assets/avatar/head.npz``.
+eyeballs, a mouth cavity, teeth, a tongue and a skull added. Stored in ``assets/avatar/head.npz``.
 
 Units are centimetres in MediaPipe's canonical face frame: x towards the subject's left, y up,
 z out of the face (the face looks along +z), origin roughly at the centre of the head.
@@ -34,6 +34,8 @@ PART_EYE_LEFT = 2  # the subject's left eye (+x)
 PART_EYE_RIGHT = 3
 PART_MOUTH = 4
 PART_TONGUE = 5
+PART_TEETH_UPPER = 6
+PART_TEETH_LOWER = 7  # moves with the jaw
 
 #: Ordered landmark polylines kept in the asset (names → MediaPipe connection list, part).
 REGION_NAMES = (
@@ -61,6 +63,7 @@ IRIS = (0.30, 0.20, 0.12)
 PUPIL = (0.03, 0.03, 0.03)
 CAVITY = (0.30, 0.08, 0.09)
 TONGUE = (0.78, 0.38, 0.40)
+TEETH = (0.93, 0.91, 0.84)
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -328,6 +331,14 @@ def build_head_mesh(task_path: Path) -> HeadMesh:
     tongue_c = mouth_c + np.array([0.0, -0.7, -1.3])
     pos, tri, _ = _ellipsoid(tongue_c, [1.5, 0.45, 1.5], 8, 16)
     add(pos, tri, np.tile(np.asarray(TONGUE, np.float32), (len(pos), 1)), PART_TONGUE)
+
+    # Teeth: the front of two flat arcs just behind the lips where they meet (the lower one a
+    # little further back; it goes with the jaw), kept behind the face surface.
+    for dy, dz, part in ((-0.45, -1.15, PART_TEETH_UPPER), (-0.55, -1.3, PART_TEETH_LOWER)):
+        pos, tri, dirs = _ellipsoid(mouth_c + np.array([0.0, dy, dz]), [1.9, 0.22, 1.0], 6, 24)
+        pos, tri = _subset(pos, tri, dirs[:, 2] >= -0.1)
+        pos[:, 2] = np.minimum(pos[:, 2], face_xy_z(pos) - 0.2)
+        add(pos, tri, np.tile(np.asarray(TEETH, np.float32), (len(pos), 1)), part)
 
     # Skull: an ellipsoid pushed behind the face wherever the face covers it.
     pos, tri, dirs = _ellipsoid([0.0, 1.0, -2.2], [7.6, 9.6, 9.2], 18, 32)

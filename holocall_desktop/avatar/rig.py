@@ -8,7 +8,7 @@ subject's own left (+x). What each shape does (see ``docs/avatar.md`` for the fu
 
 - jaw: ``jawOpen`` rotates the lower face (lower lip, chin, jaw line; weight from the mouth line
   down, fading towards the ears) 16° about a hinge axis along x behind the cheeks, plus a 0.6 cm
-  forward slide; the lower half of the mouth cavity and the tongue go with it.
+  forward slide; the lower half of the mouth cavity, the lower teeth and the tongue go with it.
   ``jawForward``/``jawLeft``/``jawRight`` translate the same region. ``mouthClose`` undoes
   ``jawOpen`` on the lips (lips together, jaw open).
 - eyes: lids are the ordered upper/lower eyelid contours. ``eyeBlink*`` moves the upper lid (and
@@ -39,6 +39,7 @@ from holocall_desktop.avatar.mesh import (
     PART_EYE_RIGHT,
     PART_FACE,
     PART_MOUTH,
+    PART_TEETH_LOWER,
     PART_TONGUE,
     HeadMesh,
     load_head_mesh,
@@ -161,7 +162,9 @@ def build_morph_targets(mesh: HeadMesh) -> MorphTargets:
     jaw_w *= face
     cavity = (mesh.part == PART_MOUTH).astype(np.float64)
     tongue = (mesh.part == PART_TONGUE).astype(np.float64)
+    lower_teeth = (mesh.part == PART_TEETH_LOWER).astype(np.float64)  # they go with the jaw
     jaw_w += cavity * _smoothstep(mouth_center[1] + 0.2, mouth_center[1] - 1.0, y) + tongue
+    jaw_w += lower_teeth
 
     hinge = vec(0.0, -1.5, -6.0)
     jaw_open = _rotate_about(p, hinge, _rotation_x(JAW_OPEN_DEGREES)) + vec(0, 0, JAW_SLIDE_CM)
