@@ -7,7 +7,9 @@ imports (Qt, vispy, aiortc) inside the command that needs them.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from holocall_desktop import __version__
@@ -39,7 +41,17 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_sigint = threading.Event()  # a Ctrl-C arrived (a compiled extension may have eaten it)
+
+
+def _on_sigint(_signum: int, _frame: object) -> None:
+    _sigint.set()
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)  # Python's own, remembering that it came
     try:
         parser = _build_parser()
         args = parser.parse_args(route(list(sys.argv[1:] if argv is None else argv)))
@@ -51,9 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("holocall: interrupted", file=sys.stderr)
         return 130
     except ImportError as exc:
-        if not _interrupted(exc):
+        if not (_interrupted(exc) or _sigint.is_set()):
             raise
-        # Ctrl-C while a compiled extension initialised: it reports "initialization failed"
+        # Ctrl-C while a compiled extension initialised: it reports "initialization failed",
+        # or another import error without the KeyboardInterrupt (numpy: "PyCapsule_Import
+        # could not import module")
         print("holocall: interrupted", file=sys.stderr)
         return 130
 
