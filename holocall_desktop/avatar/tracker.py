@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -347,6 +348,13 @@ class FaceTrackingWorker:
                 self.results.put(result)
                 if self._on_result is not None:
                     self._on_result(result)
+        except RuntimeError as exc:
+            self.error = exc
+            if "after shutdown" in str(exc) or sys.is_finalizing():
+                # the process is exiting under us: MediaPipe's executor is gone; nothing is lost
+                log.debug("face tracking ended with the process: %s", exc)
+                return
+            log.exception("face tracking stopped")
         except BaseException as exc:  # kept for the owner; the thread must not die silently
             self.error = exc
             log.exception("face tracking stopped")
