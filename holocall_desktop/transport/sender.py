@@ -9,11 +9,11 @@ Data-channel codecs climb the quality ladder (:mod:`.ladder`) per receiver: each
 :class:`~holocall_desktop.transport.ladder.RungChooser` picks a rung from the bandwidth estimate
 of the path to it (:mod:`.congestion`); a frame is encoded once per distinct profile among the
 receivers it is due for (a rung's frame rate is kept per receiver), so a receiver on a slow link
-does not drag the others down. A receiver on the avatar rung, or one whose ``hello`` says it
-reads no volumetric fragments (the web client), gets no hologram; the engine sends it our
-avatar frames instead (:meth:`HologramSender.avatar_receivers`). The parity of each
-profile's frames follows the worst fragment loss among its receivers
-(:meth:`CongestionControl.parity`). A video-track codec has aiortc's own congestion control and
+does not drag the others down. Nothing goes to a receiver before its ``hello``. A receiver on the
+avatar rung, or one whose ``hello`` says it reads no volumetric fragments (the web client), gets
+no hologram; the engine sends it our avatar frames instead
+(:meth:`HologramSender.avatar_receivers`). The parity of each profile's frames follows the
+worst fragment loss among its receivers (:meth:`CongestionControl.parity`). A video-track codec has aiortc's own congestion control and
 sends one quality to everyone.
 """
 
@@ -54,8 +54,8 @@ _NO_LIMIT_FPS = 1000.0
 
 
 def _reads_holograms(capabilities: wire.Capability) -> bool:
-    """Whether a receiver reads volumetric fragments (0: no hello yet, taken as yes)."""
-    return not capabilities or bool(capabilities & wire.Capability.VOLUMETRIC_DC)
+    """Whether a receiver's hello says it reads volumetric fragments."""
+    return bool(capabilities & wire.Capability.VOLUMETRIC_DC)
 
 
 class RateGate:
@@ -165,6 +165,8 @@ class HologramSender:
             rung = self.ladder.rungs[index]
             if not before.hologram and rung.hologram:
                 path.congestion.probe(self.ladder.kbps(index) or 0.0)  # back to holograms
+            if not path.capabilities:
+                continue  # no hello yet: nothing until it says what it reads
             if rung.name == AVATAR or not _reads_holograms(path.capabilities):
                 avatars.add(path.user_id)
                 continue
