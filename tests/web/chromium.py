@@ -9,9 +9,12 @@ the page (awaiting a promise) and returns its JSON value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -52,12 +55,15 @@ def chromium_binary() -> str:
 
 class Chromium:
     def __init__(self, url: str) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="holocall-chromium-")
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="holocall-chromium-", ignore_cleanup_errors=True
+        )
         self.proc = subprocess.Popen(
             [chromium_binary(), *FLAGS, f"--user-data-dir={self._profile.name}", url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its renderer, GPU and crash helpers go with it
         )
         self.stderr: list[str] = []
         browser_ws: list[str] = []
@@ -135,7 +141,14 @@ class Chromium:
             return str(exc)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the browser and every helper process it started, then remove its profile."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # helpers may still be writing as they die
+            shutil.rmtree(self._profile.name, ignore_errors=True)
+            if not os.path.exists(self._profile.name):
+                break
+            time.sleep(0.2)
         self._profile.cleanup()

@@ -73,7 +73,8 @@ def _videos(p: Participant, user_prefix: str) -> dict[str, Any]:
 def _check_picture(folder: Path, user_id: str) -> None:
     """Chromium's fake camera: a test pattern, not a blank or a one-colour picture."""
     image = np.asarray(Image.open(folder / f"video_{user_id}.png").convert("RGB"))
-    assert image.shape == (480, 640, 3), image.shape
+    h, w = image.shape[:2]  # 640x480, or smaller when Chrome scales its sending down under load
+    assert w >= 320 and abs(w / h - 4 / 3) < 0.02, image.shape
     assert image.std() > 20 and len(np.unique(image.reshape(-1, 3), axis=0)) > 50
 
 
@@ -111,7 +112,7 @@ def test_a_browser_joins_a_holocall_participant(
     # the HoloCall side: the browser's camera picture, its microphone, its chat as text
     host.wait_for(lambda _x: _videos(host, "Browser").get("pictures", 0) >= 20, 30, "pictures")
     video = _videos(host, "Browser")
-    assert (video["width"], video["height"]) == (640, 480), video
+    assert video["width"] >= 320 and abs(video["width"] / video["height"] - 4 / 3) < 0.02, video
     page.evaluate(f"window.holocall.say({json.dumps(MARKUP)})")
     said = host.wait_for(lambda x: x.get("event") == "chat", 20, "the browser's chat")
     assert said["text"] == MARKUP and said["name"] == "Browser", said

@@ -50,7 +50,8 @@ def test_the_window_draws_a_browsers_camera_at_its_seat(
         assert p.mode is MediaMode.VIDEO and p.name == "Web"
         assert window.scene.participants[uid].label.text == "Web"
         picture = panels.pictures[uid]
-        assert picture.shape == (480, 640, 3)
+        h, w = picture.shape[:2]  # 640x480, or smaller when Chrome scales its sending down
+        assert w >= 320 and abs(w / h - 4 / 3) < 0.02, picture.shape
         # the panel is where its picture is drawn: hiding it changes those pixels, and what is
         # drawn there has the picture's colours
         points = [(u, v) for u in (0.2, 0.5, 0.8) for v in (0.2, 0.5, 0.8)]
