@@ -13,8 +13,8 @@ does not drag the others down. Nothing goes to a receiver before its ``hello``. 
 avatar rung, or one whose ``hello`` says it reads no volumetric fragments (the web client), gets
 no hologram; the engine sends it our avatar frames instead
 (:meth:`HologramSender.avatar_receivers`). The parity of each profile's frames follows the
-worst fragment loss among its receivers (:meth:`CongestionControl.parity`). A video-track codec has aiortc's own congestion control and
-sends one quality to everyone.
+worst fragment loss among its receivers (:meth:`CongestionControl.parity`). A video-track codec
+has aiortc's own congestion control and sends one quality to everyone.
 """
 
 from __future__ import annotations
