@@ -80,9 +80,10 @@ class Capability(IntFlag):
     ARRIVAL_REPORTS = 1 << 6  # reads arrival reports (and estimates the bandwidth from them)
     CHAT = 1 << 7  # reads chat messages
     SCREEN = 1 << 8  # receives a shared screen (the second video track) and reads ``screen``
+    LATE_ARRIVALS = 1 << 9  # reads the "late" flag of arrival reports
 
 
-ALL_CAPABILITIES = Capability(0x1FF)
+ALL_CAPABILITIES = Capability(0x3FF)
 
 
 class Codec(IntEnum):
@@ -176,6 +177,9 @@ class FrameArrival:
     size: int
     arrival_us: int
     complete: bool
+    #: the receiver's event loop stalled while it arrived: its time is the receiver's, not the
+    #: network's (flag bit 1, sent only to senders whose hello has ``LATE_ARRIVALS``)
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,7 +278,7 @@ _PING = struct.Struct("<BBId")
 _PONG = struct.Struct("<BBIddd")
 _QUALITY = struct.Struct("<BBHHHI")
 _ARRIVALS_HEAD = struct.Struct("<BBdB")  # ver, type, base time, count
-_ARRIVAL = struct.Struct("<IHBIi")  # frame id, fragments, flags (1: complete), bytes, µs
+_ARRIVAL = struct.Struct("<IHBIi")  # frame id, fragments, flags (1: complete, 2: late), bytes, µs
 _CHAT = struct.Struct("<BBIdH")  # ver, type, seq, sent, text length
 _SCREEN = struct.Struct("<BBHHBB")  # ver, type, width, height, fps, title length
 _FLAGS = struct.Struct("<BBB")  # consent, mode, bye: one byte after the header
@@ -308,11 +312,11 @@ def _decode_arrivals(view: memoryview) -> ArrivalReport:
         fid, fragments, flags, size, offset = _ARRIVAL.unpack_from(
             view, _ARRIVALS_HEAD.size + i * _ARRIVAL.size
         )
-        if flags & ~1:
+        if flags & ~3:
             raise WireError(f"arrival report: reserved flag bits set ({flags:#04x})")
         if fragments == 0:
             raise WireError("arrival report: a frame with no fragments received")
-        frames.append(FrameArrival(fid, fragments, size, offset, bool(flags & 1)))
+        frames.append(FrameArrival(fid, fragments, size, offset, bool(flags & 1), bool(flags & 2)))
     return ArrivalReport(base, tuple(frames))
 
 
@@ -429,7 +433,7 @@ def encode_control(message: ControlMessage) -> bytes:
             _ARRIVAL.pack(
                 a.frame_id & 0xFFFFFFFF,
                 min(a.fragments, 0xFFFF),
-                1 if a.complete else 0,
+                (1 if a.complete else 0) | (2 if a.late else 0),
                 min(a.size, 0xFFFFFFFF),
                 max(-(2**31), min(a.arrival_us, 2**31 - 1)),
             )

@@ -53,9 +53,11 @@ import dataclasses
 import enum
 import logging
 import math
+from collections.abc import Callable
 
 from holocall_desktop.codec.control import MAX_ARRIVALS, ArrivalReport, FrameArrival
 from holocall_desktop.codec.volumetric import DEFAULT_PARITY
+from holocall_desktop.transport import looplag
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,9 @@ class _Arriving:
 class ArrivalRecorder:
     """Receiver side: what arrived of each volumetric frame, reported once per frame."""
 
-    def __init__(self) -> None:
+    def __init__(self, stalled: Callable[[float, float], bool] = looplag.overlaps) -> None:
+        #: whether this process's loop stalled while fragments stamped first…last arrived
+        self._stalled = stalled
         self._frames: dict[int, _Arriving] = {}
         self._reported: collections.deque[int] = collections.deque(maxlen=256)
         self._reported_set: set[int] = set()
@@ -167,8 +171,9 @@ class ArrivalRecorder:
         self._reported.append(frame_id)
         self._reported_set.add(frame_id)
 
-    def report(self, now: float) -> ArrivalReport | None:
-        """The frames done arriving, if a report is due at ``now``."""
+    def report(self, now: float, late_flags: bool = False) -> ArrivalReport | None:
+        """The frames done arriving, if a report is due at ``now``; with ``late_flags`` (the
+        sender reads them), frames that arrived while this loop stalled are marked late."""
         if now - self._last_report < REPORT_INTERVAL_S:
             return None
         ready = sorted(
@@ -182,11 +187,13 @@ class ArrivalRecorder:
             e = self._frames[fid]
             self._forget(fid)
             when = e.complete if e.complete is not None else e.last
+            late = late_flags and self._stalled(e.first, e.last)
             frames.append(
                 FrameArrival(
-                    fid, e.fragments, e.size, round((when - now) * 1e6), e.complete is not None
+                    fid, e.fragments, e.size, round((when - now) * 1e6), e.complete is not None,
+                    late,
                 )
-            )
+            )  # fmt: skip
         return ArrivalReport(now, tuple(frames))
 
 
@@ -382,6 +389,7 @@ class CongestionControl:
         self.queue_ms = 0.0  # this frame's delay above the least of the last 10 s
         self._cpu_at = -math.inf
         self.frame_loss: float | None = None  # share of frames not rebuilt, last interval
+        self._late_at = -math.inf  # when a report last said the receiver's loop had stalled
 
     # ---- what happened ---------------------------------------------------------------------
 
@@ -451,6 +459,7 @@ class CongestionControl:
             # carries; a queue on the way is the delay trend's to see
             fresh = now - self._report_at < FRESH_REPORT_S
             quiet = self.detector.signal is not Signal.OVERUSE
+            quiet &= now - self._late_at > 1.0  # a stalled receiver reads its channel late
             arriving = self.arriving_kbps()
             if attempts >= 5 and skips > SKIPPED_SHARE * attempts and fresh and quiet and arriving:
                 log.info("%d of %d frames skipped: the channel is the bottleneck", skips, attempts)
@@ -464,6 +473,8 @@ class CongestionControl:
     def on_report(self, report: ArrivalReport, now: float) -> None:
         self._report_at = now
         self._unreported_since = None
+        if any(a.late for a in report.frames):
+            self._late_at = now
         for a in sorted(report.frames, key=lambda f: f.arrival_us):
             self._on_frame(a, report.base_time + a.arrival_us / 1e6)
         signal = self.detector.signal
@@ -493,6 +504,9 @@ class CongestionControl:
         self._arrived.append((arrival, a.size))
         while self._arrived and arrival - self._arrived[0][0] > RATE_WINDOW_S:
             self._arrived.popleft()
+        if a.late:  # held up by the receiver's own loop: no news about the network's queue
+            self._prev = None
+            return
         owd = arrival - sent.sent  # one-way delay plus the clocks' offset
         lows = self._owd  # the running minimum: delays increasing, none older than the window
         while lows and lows[-1][1] >= owd:
@@ -615,6 +629,12 @@ class CongestionControl:
         lately (the estimate of a path that is not full only follows what is sent on it)."""
         last = max(self.rate.dropped_at, self._loss_dropped_at)
         return self.target_kbps() if now - last <= within_s else None
+
+    def receiver_busy(self) -> bool:
+        """The target is the receiver's own request (it cannot decode faster), not the
+        network's limit."""
+        cpu = self.cpu_limit_kbps
+        return cpu is not None and cpu == self.target_kbps()
 
     def target_kbps(self) -> float | None:
         """The hologram bitrate to send at most; ``None``: no limit known."""

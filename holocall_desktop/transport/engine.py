@@ -33,7 +33,7 @@ from holocall_desktop.codec.registry import get_codec
 from holocall_desktop.model import DepthFrame, LatestMailbox
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.protocol.signaling import MessageType
-from holocall_desktop.transport import ice, voice
+from holocall_desktop.transport import ice, looplag, voice
 from holocall_desktop.transport.api import (
     CallConfig,
     CallListener,
@@ -424,6 +424,7 @@ class CallEngine:
                     self._sender.run(topology, lambda: self._local.mode is MediaMode.VOLUMETRIC)
                 ),
                 asyncio.ensure_future(self._stats_loop()),
+                asyncio.ensure_future(looplag.watch()),  # our own stalls, for arrival reports
             ]
             stop = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait([tasks[0], stop], return_when=asyncio.FIRST_COMPLETED)

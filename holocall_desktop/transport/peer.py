@@ -461,7 +461,8 @@ class Peer:
         due (about every 100 ms while its frames arrive)."""
         if not self.capabilities & wire.Capability.ARRIVAL_REPORTS:
             return
-        report = self.metrics.arrivals.report(time.monotonic())
+        late = bool(self.capabilities & wire.Capability.LATE_ARRIVALS)
+        report = self.metrics.arrivals.report(time.monotonic(), late)
         if report is not None:
             self.send_control(report)
 

@@ -333,3 +333,52 @@ def test_a_shared_screen_is_held_to_a_limit_only_while_the_link_shows_one() -> N
     assert screen_rung(None) == SCREEN_RUNGS[0][1:] == (1280, 10)
     assert fit((1920, 1080), 640) == (640, 360)
     assert fit((641, 361), 1280) == (640, 360)  # even sides, never scaled up
+
+
+@dataclasses.dataclass
+class StallingReceiver(Bottleneck):
+    """A link with room to spare whose receiver's loop stalls for ``stall_s`` every
+    ``every_s``: what arrived meanwhile is handled (stamped) when the stall ends."""
+
+    stall_s: float = 0.15
+    every_s: float = 1.0
+    late_flags: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.stalls: list[tuple[float, float]] = []
+        self.recorder = ArrivalRecorder(
+            lambda first, last: any(s <= last and e + 0.05 >= first for s, e in self.stalls)
+        )
+
+    def run_until(self, now: float) -> None:
+        start = (now // self.every_s) * self.every_s
+        if start > 0 and (not self.stalls or self.stalls[-1][0] != start):
+            self.stalls.append((start, start + self.stall_s))
+        if self.stalls and self.stalls[-1][0] <= now < self.stalls[-1][1]:
+            return  # the loop is held up: nothing is handled
+        due = sorted(x for x in self.inflight if x[0] <= now)
+        self.inflight = [x for x in self.inflight if x[0] > now]
+        for _arrival, fid, size, complete in due:
+            self.recorder.fragment(fid, size, now, complete)  # stamped when handled
+        report = self.recorder.report(now, self.late_flags)
+        if report is not None:
+            self.cc.on_report(decode_control(encode_control(report)), now)  # type: ignore[arg-type]
+
+
+def test_a_receiver_that_stalls_is_not_taken_for_a_full_link() -> None:
+    # unflagged, its own stalls look like a queue and the estimate drops…
+    blind = StallingReceiver(kbps=20000, late_flags=False)
+    drive(blind, 12, kbps=3000)
+    assert blind.cc.target_kbps() is not None and blind.cc.target_kbps() < 3000
+    # …flagged late, they are no news about the network: no limit
+    flagged = StallingReceiver(kbps=20000)
+    drive(flagged, 12, kbps=3000)
+    assert flagged.cc.target_kbps() is None, flagged.cc.target_kbps()
+
+
+def test_a_real_queue_is_still_seen_when_the_receiver_stalls_too() -> None:
+    link = StallingReceiver(kbps=1000, every_s=2.0)
+    drive(link, 6, kbps=1500)
+    target = link.cc.target_kbps()
+    assert target is not None and target < 1100

@@ -58,7 +58,12 @@ CONTROL: dict[str, ControlMessage] = {
     "quality": QualityFeedback(0.0125, 29.97, 48.0, 2500),
     "quality_unknown": QualityFeedback(None, 0.0, None, 0),
     "arrivals": ArrivalReport(
-        12.5, (FrameArrival(7, 5, 5600, -31250, True), FrameArrival(8, 2, 2400, -1000, False))
+        12.5,
+        (
+            FrameArrival(7, 5, 5600, -31250, True),
+            FrameArrival(8, 2, 2400, -1000, False),
+            FrameArrival(9, 3, 3600, -500, True, late=True),
+        ),
     ),
     "consent": ConsentMessage(Consent.RECORD_AUDIO | Consent.RECORD_HOLOGRAM),
     "mode": ModeChange(Mode.AVATAR),
@@ -130,7 +135,7 @@ def test_anchor_vectors(name: str) -> None:
         (struct.pack("<BBId", 1, 0x50, 1, math.nan), "not a finite number"),
         (struct.pack("<BBdB", 1, 0x52, 1.0, 1), "truncated arrival report"),
         (struct.pack("<BBdB", 1, 0x52, 1.0, 0) + b"x", "trailing bytes"),
-        (struct.pack("<BBdBIHBIi", 1, 0x52, 1.0, 1, 7, 1, 2, 9, 0), "reserved flag bits"),
+        (struct.pack("<BBdBIHBIi", 1, 0x52, 1.0, 1, 7, 1, 4, 9, 0), "reserved flag bits"),
         (struct.pack("<BBdBIHBIi", 1, 0x52, 1.0, 1, 7, 0, 1, 9, 0), "no fragments"),
         (struct.pack("<BBdB", 1, 0x52, math.inf, 0), "not a finite number"),
         (struct.pack("<BBBBHBB", 1, 0x48, 1, 9, 0x01, 1, 0), "unknown codec 9"),
@@ -265,7 +270,7 @@ def test_control_round_trip(message: ControlMessage) -> None:
 
 
 def test_hello_ignores_capabilities_of_later_versions() -> None:
-    data = struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0xFE41, 1, 0)
+    data = struct.pack("<BBBBHBB", 1, 0x48, 1, 1, 0xFC41, 1, 0)
     hello = decode_control(data)
     assert isinstance(hello, Hello)
     assert hello.capabilities == Capability.VOLUMETRIC_DC | Capability.ARRIVAL_REPORTS
