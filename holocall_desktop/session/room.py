@@ -303,6 +303,8 @@ class RoomModel:
             p = self._participants.get(st.user_id)
             name = p.name if p is not None else st.user_id
             slow = f"The network to {name} is too slow for your hologram"
+            if st.receiver_busy:
+                slow = f"{name}'s device cannot keep up with your hologram"
             if now == AVATAR_RUNG:
                 text = f"{slow}: they see your avatar for now"
             elif now == VOICE_RUNG:

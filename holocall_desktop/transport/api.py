@@ -139,6 +139,9 @@ class PeerStats:
     remote_latency_ms: float | None = None
     # the path to them (docs/calls.md, Adapting to the network)
     estimate_kbps: float | None = None  # our bandwidth estimate for our hologram to them
+    #: the estimate is what they asked for because they cannot decode faster (their device,
+    #: not the network, holds our hologram back)
+    receiver_busy: bool = False
     remote_frame_loss: float | None = None  # share of our frames they could not rebuild
     #: share of our hologram fragments lost on the way (before the parity rebuilt frames)
     fragment_loss_out: float | None = None

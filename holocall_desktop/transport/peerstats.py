@@ -208,7 +208,9 @@ def assess_network(st: PeerStats) -> tuple[str, str]:
     check(st.rtt_ms, RTT_STEPS_MS, f"round trip {st.rtt_ms or 0:.0f} ms")
     check(st.jitter_ms, JITTER_STEPS_MS, f"jitter {st.jitter_ms or 0:.0f} ms")
     rating = 0 if st.send_rung is None else rung_rating(st.send_rung)
-    if rating:
+    if rating and st.receiver_busy:
+        findings.append((0, "their device is busy"))  # not the network's doing: good at worst
+    elif rating:
         slow = "slow link" if st.estimate_kbps is None else f"{st.estimate_kbps / 1000:.1f} Mbit/s"
         findings.append((rating - 1, slow))
     if not findings:
@@ -235,6 +237,7 @@ async def collect_peer_stats(
     return dataclasses.replace(
         metrics.collect(rtp, now_mono),
         estimate_kbps=congestion.target_kbps(),
+        receiver_busy=congestion.receiver_busy(),
         remote_frame_loss=congestion.frame_loss,
         fragment_loss_out=congestion.fragment_loss,
     )

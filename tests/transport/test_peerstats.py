@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from holocall_desktop.transport.api import PeerStats
+from holocall_desktop.transport.congestion import CongestionControl
 from holocall_desktop.transport.peerstats import MIN_REQUEST_KBPS, PeerMetrics, assess_network
 
 
@@ -52,3 +55,21 @@ def test_the_network_rating_names_the_worst_reasons_first_then_the_lesser_ones()
         estimate_kbps=600.0,
     )  # fmt: skip
     assert assess_network(slow) == ("poor", "0.6 Mbit/s, 5 % loss out")
+
+
+def test_a_receiver_that_cannot_decode_faster_is_not_a_poor_network() -> None:
+    busy = PeerStats(
+        user_id="a", rtt_ms=20.0, loss=0.0, send_rung="avatar", estimate_kbps=200.0,
+        receiver_busy=True,
+    )  # fmt: skip
+    assert assess_network(busy) == ("good", "their device is busy")
+    # the same rung because of the link: poor
+    assert assess_network(dataclasses.replace(busy, receiver_busy=False))[0] == "poor"
+
+
+def test_the_estimate_is_the_receivers_when_its_request_is_the_least_limit() -> None:
+    cc = CongestionControl()
+    cc.receiver_asks(300, 1.0)
+    assert cc.target_kbps() == 300 and cc.receiver_busy()
+    cc.rate.estimate_kbps = 250.0  # the network's estimate below it: the network's doing
+    assert not cc.receiver_busy()
