@@ -19,6 +19,7 @@ from holocall_desktop.server.app import SignalingServer
 from holocall_desktop.server.config import ServerConfig
 from holocall_desktop.session.headless import HeadlessParticipant
 from holocall_desktop.transport.api import CallConfig
+from holocall_desktop.transport.engine import EngineOptions
 from holocall_desktop.transport.invite import parse_invite
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class DemoBackend:
             emit=_quiet,
             local_audio=_simulated_voice() if self.voice else None,
             say=[GREETING],
+            # Ava runs in your app's process: your own window's drawing would make her ask you
+            # for less, as a busy device would; a real participant's device is their own
+            options=EngineOptions(ask_for_less=False),
         )
         self.remote = remote
         remote.start()

@@ -79,6 +79,9 @@ class EngineOptions:
     #: Fragments), and voice with Opus FEC and loss concealment (transport/voice.py; for the
     #: whole process); False sends as before them, only to measure the difference
     loss_protection: bool = True
+    #: ask a sender for less when its frames cannot be decoded as fast as they come (the
+    #: demo's simulated participant, which shares the user's process, does not)
+    ask_for_less: bool = True
 
 
 def _install(options: EngineOptions) -> None:
@@ -533,6 +536,7 @@ def _mesh(engine: CallEngine, signaling: SignalingClient) -> Topology:
         peer_timeout=options.peer_timeout,
         connect_timeout=options.connect_timeout,
         tap=engine.tap,
+        ask_for_less=options.ask_for_less,
     )
 
 

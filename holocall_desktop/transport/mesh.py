@@ -68,8 +68,10 @@ class MeshTopology:
         peer_timeout: float = 5.0,
         connect_timeout: float = 20.0,
         tap: StreamTap | None = None,
+        ask_for_less: bool = True,
     ) -> None:
         self.user_id = user_id
+        self.ask_for_less = ask_for_less  # ask senders for less when we cannot decode theirs
         self.tap = tap or StreamTap()
         self.local = local
         self.events = events
@@ -403,7 +405,9 @@ class MeshTopology:
                         loss=st.loss,
                         fps=st.fps_in,
                         latency_ms=st.latency_ms,
-                        max_bitrate_kbps=peer.metrics.bitrate_request(st),
+                        max_bitrate_kbps=peer.metrics.bitrate_request(st)
+                        if self.ask_for_less
+                        else 0,
                     )
                 )
         return stats
