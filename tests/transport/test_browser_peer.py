@@ -6,6 +6,7 @@ the browser created."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -152,7 +153,11 @@ async def webcam_browser(url: str, room: Future[dict[str, Any]], seconds: float)
                     await ws.send_json({"type": "offer", "to": msg["userId"], "sdp": sdp})
                 elif msg["type"] == "answer":
                     await pc.setRemoteDescription(RTCSessionDescription(**msg["sdp"]))
-            await asyncio.sleep(seconds)
+            # a browser keeps reading its WebSocket (which answers the server's heartbeat)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    await ws.receive(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
         finally:
             await ws.close()
             await pc.close()
