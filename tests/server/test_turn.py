@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from tests.server.client import SignalClient, create_room
 from tests.server.conftest import ServerFactory
 
 TURNSERVER = shutil.which("turnserver") or ""
+CONFIG = Path(__file__).resolve().parents[2] / "packaging" / "coturn" / "turnserver.conf"
 SECRET = "coturn-shared-secret-for-tests"
 REALM = "holocall.test"
 
@@ -41,7 +43,8 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     proc = subprocess.Popen(
         [
             TURNSERVER,
-            "-n",
+            "-c",
+            str(CONFIG),  # the configuration the project ships; addresses and logs overridden
             "--listening-ip=127.0.0.1",
             f"--listening-port={port}",
             "--relay-ip=127.0.0.1",
@@ -70,6 +73,22 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         proc.wait(5)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+async def _bind(port: int, username: str, password: str, peer: tuple[str, int]) -> None:
+    """Allocate, then ask the relay to let ``peer`` in (a TURN ChannelBind, which installs a
+    permission for it); ``stun.TransactionFailed`` when the relay refuses."""
+    transport, _protocol = await asyncio.wait_for(
+        create_turn_endpoint(
+            asyncio.DatagramProtocol, ("127.0.0.1", port), username, password, lifetime=60
+        ),
+        5,
+    )
+    try:
+        inner = transport._TurnTransport__inner_protocol  # type: ignore[attr-defined]
+        await inner.channel_bind(0x4000, peer)
+    finally:
+        transport.close()
 
 
 async def _allocate(port: int, username: str, password: str) -> tuple[str, int]:
@@ -132,3 +151,20 @@ async def test_wrong_or_expired_credentials_are_refused(coturn: int) -> None:
         await _allocate(coturn, *expired)
     # and the genuine one still works
     assert (await _allocate(coturn, username, credential))[1] > 0
+
+
+@pytest.mark.parametrize(
+    "peer", ["127.0.0.1", "10.1.2.3", "172.16.5.5", "192.168.1.20", "169.254.1.1", "100.64.0.9"]
+)
+async def test_the_shipped_configuration_keeps_relays_out_of_private_networks(
+    coturn: int, peer: str
+) -> None:
+    username, credential = turn_credentials(SECRET, "mallory", ttl=600)
+    with pytest.raises(stun.TransactionFailed) as refused:
+        await _bind(coturn, username, credential, (peer, 5000))
+    assert refused.value.response.attributes["ERROR-CODE"][0] == 403
+
+
+async def test_a_public_peer_may_be_relayed_to(coturn: int) -> None:
+    username, credential = turn_credentials(SECRET, "alice", ttl=600)
+    await _bind(coturn, username, credential, ("198.18.0.9", 5000))  # the benchmarking range
