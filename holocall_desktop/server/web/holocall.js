@@ -359,7 +359,9 @@
   }
 
   async function answer(from, sdp) {
-    const peer = state.peers.get(from) || newPeer(from, false);
+    // an offer from someone we are connected to is a restarted peer: a new connection
+    if (state.peers.has(from)) closePeer(from, null);
+    const peer = newPeer(from, false);
     await peer.pc.setRemoteDescription(sdp);
     const kinds = peer.pc.getTransceivers();
     const mic = state.local && state.local.getAudioTracks()[0];
@@ -397,7 +399,7 @@
     for (const el of document.querySelectorAll('.tile')) {
       if (el.dataset.id === id || el.dataset.id === `${id}#screen`) el.remove();
     }
-    state.left = (state.left || []).concat([{ userId: id, reason: why }]);
+    if (why) state.left = (state.left || []).concat([{ userId: id, reason: why }]);
   }
 
   // ---- signaling ---------------------------------------------------------------------------
