@@ -42,7 +42,13 @@ def test_a_shared_video_is_drawn_in_the_room_and_popped_out(
     video = make_screen_video(tmp_path / "slides.webm", seconds=4.0)
     ava.session.share_screen(VideoFileScreen(video))
     panel = window.view.screen
-    qtbot.waitUntil(lambda: panel.sharer == AVA and panel.size == (640, 360), timeout=20000)
+    # 640x360 on an open link; a busy machine's estimate may send a smaller picture first
+    qtbot.waitUntil(
+        lambda: panel.sharer == AVA and panel.size is not None and panel.size[0] >= 320,
+        timeout=40000,
+    )
+    w, h = panel.size
+    assert abs(w / h - 16 / 9) < 0.03, panel.size
     assert "slides.webm" in panel.label.text and "Ava" in panel.label.text
     assert window.call_bar.is_shown(window.call_bar.popout_button)
 
