@@ -64,13 +64,14 @@ def _open_tun(namespace: str) -> int:
         netns.popns()
 
 
-def remove_stale() -> list[str]:
-    """Remove the lab namespaces whose creating process is gone; their names."""
+def remove_stale(prefix: str = PREFIX) -> list[str]:
+    """Remove the lab namespaces (named ``prefix<pid>-…``) whose creating process is gone;
+    their names."""
     removed = []
     for name in netns.listnetns():
-        if not name.startswith(PREFIX):
+        if not name.startswith(prefix):
             continue
-        pid = name.removeprefix(PREFIX).split("-")[0]
+        pid = name.removeprefix(prefix).split("-")[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             with contextlib.suppress(OSError):
                 netns.remove(name)

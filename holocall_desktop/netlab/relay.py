@@ -21,32 +21,17 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 from pyroute2 import IPRoute, NetNS, netns
 
-from holocall_desktop.netlab.lab import NetLabError
+from holocall_desktop.netlab.lab import NetLabError, remove_stale
 
 PREFIX = "hc-relay-"
 Side = Literal["a", "r", "b"]
 #: each participant's address, and the router's address facing it
 ADDRESSES = {"a": "198.18.1.2", "b": "198.18.2.2"}
 ROUTER = {"a": "198.18.1.1", "b": "198.18.2.1"}
-
-
-def remove_stale() -> list[str]:
-    """Remove the relay labs' namespaces whose creating process is gone; their names."""
-    removed = []
-    for name in netns.listnetns():
-        if not name.startswith(PREFIX):
-            continue
-        pid = name.removeprefix(PREFIX).split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            with contextlib.suppress(OSError):
-                netns.remove(name)
-                removed.append(name)
-    return removed
 
 
 class RelayLab:
@@ -57,7 +42,7 @@ class RelayLab:
     def __init__(self) -> None:
         if os.geteuid() != 0:
             raise NetLabError("the relay lab needs root (network namespaces, veth pairs)")
-        remove_stale()
+        remove_stale(PREFIX)
         RelayLab._count += 1
         tag = f"{PREFIX}{os.getpid()}-{RelayLab._count}"
         self.names: dict[Side, str] = {s: f"{tag}-{s}" for s in ("a", "r", "b")}
