@@ -15,14 +15,14 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from holocall_desktop.audio.engine import AudioEngine
 from holocall_desktop.codec.base import Quality
-from holocall_desktop.model import DepthFrame
+from holocall_desktop.model import DepthFrame, LatestMailbox
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.model.room import seat_at
 from holocall_desktop.session.room import (
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE = (CallState.CONNECTING, CallState.JOINED, CallState.RECONNECTING)
 _Report = Callable[[RoomModel], object]
+T = TypeVar("T")
 
 
 class _Listener:
@@ -260,26 +261,29 @@ class CallSession:
 
     # ---- media in ----------------------------------------------------------------------------
 
-    def take_frames(self) -> list[RemoteFrame]:
-        """The newest new hologram frame of each participant in the room."""
+    def _take_each(
+        self, mailbox: Callable[[str], LatestMailbox[T]], shown: dict[str, int] | None = None
+    ) -> list[T]:
+        """The newest new item of each participant in the room from ``mailbox(user_id)``,
+        counted per participant in ``shown`` if given."""
         out = []
         for uid in self.room.participants:
-            remote = self.engine.remote.frame(uid).take()
-            if remote is not None:
-                out.append(remote)
-                self.frames_shown[uid] = self.frames_shown.get(uid, 0) + 1
+            item = mailbox(uid).take()
+            if item is not None:
+                out.append(item)
+                if shown is not None:
+                    shown[uid] = shown.get(uid, 0) + 1
+        return out
+
+    def take_frames(self) -> list[RemoteFrame]:
+        """The newest new hologram frame of each participant in the room."""
+        out = self._take_each(self.engine.remote.frame, self.frames_shown)
         self._undrawn.extend(out)
         return out
 
     def take_avatars(self) -> list[RemoteAvatar]:
         """The newest new avatar frame of each participant in the room."""
-        out = []
-        for uid in self.room.participants:
-            avatar = self.engine.remote.avatar(uid).take()
-            if avatar is not None:
-                out.append(avatar)
-                self.avatars_shown[uid] = self.avatars_shown.get(uid, 0) + 1
-        return out
+        return self._take_each(self.engine.remote.avatar, self.avatars_shown)
 
     def share_screen(self, source: ScreenSource | None) -> None:
         """Share ``source`` (``capture/screen.py``) with everyone, or stop (None); the room's
@@ -298,23 +302,16 @@ class CallSession:
     def take_anchors(self) -> list[RemoteAnchor]:
         """The newest new ``anchor_sync`` of each participant in the room; a participant's own
         anchor moves its voice there (the view moves its body: ``RoomView.show_call``)."""
-        out = []
-        for uid in self.room.participants:
-            anchor = self.engine.remote.anchor(uid).take()
-            if anchor is not None:
-                out.append(anchor)
-                if self.voices is not None and anchor.participant_id == uid:
-                    self.voices.place(uid, seat_at(0, anchor.position, anchor.rotation).position)
+        out = self._take_each(self.engine.remote.anchor)
+        for anchor in out:
+            uid = anchor.user_id
+            if self.voices is not None and anchor.participant_id == uid:
+                self.voices.place(uid, seat_at(0, anchor.position, anchor.rotation).position)
         return out
 
     def take_videos(self) -> list[RemoteVideo]:
         """The newest picture of each participant's plain camera video (browsers, phones)."""
-        out = []
-        for uid in self.room.participants:
-            picture = self.engine.remote.video(uid).take()
-            if picture is not None:
-                out.append(picture)
-        return out
+        return self._take_each(self.engine.remote.video)
 
     def frames_drawn(self) -> None:
         """The frames taken since the last call reached the screen (latency, join time)."""
