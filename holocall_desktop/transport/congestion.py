@@ -41,6 +41,12 @@ holds them back for SCTP's retransmission timeout (at least 1 s) while the frame
 flow: when the reports that come after the silence show no queue, the estimate is given back
 what it was before it (no limit, if there was none).
 
+Either end's own device can look like the network: a receiver whose loop stalls stamps what
+arrived meanwhile late (it marks those frames *late* in its report), and a sender whose loop
+stalls right after handing a frame to the channel sends it only when the stall ends, or not at
+all once the channel's lifetime ran out. Frames held up by either are no news about the path:
+their delay is not a sample and their loss is not counted (``transport/looplag``).
+
 The target is the least of the two and of what the receiver asks for because it cannot decode
 faster (``QualityFeedback.max_bitrate_kbps``). Pure logic on injected times, no I/O: the peer
 feeds it what it sent and what came back, the sender reads :meth:`CongestionControl.target_kbps`.
@@ -113,6 +119,9 @@ SKIPPED_SHARE = 0.25
 #: a frame this much later than the quickest of the last 10 s sits in a queue: overuse, if the
 #: trend does not show the queue draining already
 QUEUE_LIMIT_MS = 100.0
+#: a frame handed to the channel this long before our own loop stalled waited for the stall
+#: (the hologram channel's lifetime: after it, SCTP abandons what it could not send)
+HELD_S = 0.15
 BASE_DELAY_WINDOW_S = 10.0
 #: … if the last report came no longer ago than this
 FRESH_REPORT_S = 0.3
@@ -358,7 +367,9 @@ class _Sent:
 class CongestionControl:
     """Sender side, one per receiver: see the module doc. Times are ``time.monotonic()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, stalled: Callable[[float, float], bool] = looplag.overlaps) -> None:
+        #: whether this process's loop stalled between two times (``time.monotonic()``)
+        self._stalled = stalled
         self._sent: collections.OrderedDict[int, _Sent] = collections.OrderedDict()
         self.detector = TrendlineDetector()
         self.rate = AimdRate()
@@ -441,8 +452,14 @@ class CongestionControl:
             if s.sent >= when:
                 break
             del self._sent[fid]
-            self._frames_lost += count
-            self._fragments_sent += s.fragments if count else 0
+            if count and not self._held_here(s):
+                self._frames_lost += 1
+                self._fragments_sent += s.fragments
+
+    def _held_here(self, sent: _Sent) -> bool:
+        """Whether our own loop stalled while the frame sent at ``sent.sent`` was waiting to
+        go out: it left late, or not at all (our device's doing, not the path's)."""
+        return self._stalled(sent.sent, sent.sent + HELD_S)
 
     def frame_skipped(self, now: float) -> None:
         """A frame was not sent: the channel still held the one before (SCTP could not get
@@ -460,6 +477,7 @@ class CongestionControl:
             fresh = now - self._report_at < FRESH_REPORT_S
             quiet = self.detector.signal is not Signal.OVERUSE
             quiet &= now - self._late_at > 1.0  # a stalled receiver reads its channel late
+            quiet &= not self._stalled(now - 1.0, now)  # and a stalled sender sends late
             arriving = self.arriving_kbps()
             if attempts >= 5 and skips > SKIPPED_SHARE * attempts and fresh and quiet and arriving:
                 log.info("%d of %d frames skipped: the channel is the bottleneck", skips, attempts)
@@ -494,17 +512,20 @@ class CongestionControl:
             return  # not ours, or older than the history
         # frames sent well before this one and not reported never arrived at all
         self._forget_before(sent.sent - REORDER_S, count=True)
-        if sent.sent > self._loss_dropped_at:  # frames sent before the last drop are its cause
+        held = self._held_here(sent)
+        if sent.sent > self._loss_dropped_at and not held:
+            # (frames sent before the last drop are its cause)
             if a.complete:
                 self._frames_ok += 1
             else:
                 self._frames_lost += 1
-        self._fragments_sent += sent.fragments
-        self._fragments_got += min(a.fragments, sent.fragments)
+        if not held:
+            self._fragments_sent += sent.fragments
+            self._fragments_got += min(a.fragments, sent.fragments)
         self._arrived.append((arrival, a.size))
         while self._arrived and arrival - self._arrived[0][0] > RATE_WINDOW_S:
             self._arrived.popleft()
-        if a.late:  # held up by the receiver's own loop: no news about the network's queue
+        if a.late or held:  # held up by either end's own loop: no news about the queue
             self._prev = None
             return
         owd = arrival - sent.sent  # one-way delay plus the clocks' offset

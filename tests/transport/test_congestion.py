@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from holocall_desktop.codec.base import Quality
-from holocall_desktop.codec.control import decode_control, encode_control
+from holocall_desktop.codec.control import ArrivalReport, decode_control, encode_control
 from holocall_desktop.transport.congestion import ArrivalRecorder, CongestionControl, Signal
 from holocall_desktop.transport.ladder import (
     AVATAR,
@@ -382,3 +382,77 @@ def test_a_real_queue_is_still_seen_when_the_receiver_stalls_too() -> None:
     drive(link, 6, kbps=1500)
     target = link.cc.target_kbps()
     assert target is not None and target < 1100
+
+
+@dataclasses.dataclass
+class StallingSender(Bottleneck):
+    """A link with room to spare whose sender's loop stalls every ``every_s``, for each of
+    ``stalls_s`` in turn: nothing is sent meanwhile, a frame handed to the channel just before
+    leaves when the stall ends (or never, past the channel's ``lifetime_s``), and reports are
+    read after it."""
+
+    stalls_s: tuple[float, ...] = (0.12, 0.3)
+    every_s: float = 1.0
+    lifetime_s: float = 0.15
+    aware: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.clock = 0.0
+        self.cc = CongestionControl(self._overlaps if self.aware else lambda first, last: False)
+        self.unread: list[ArrivalReport] = []
+
+    def _stall(self, k: int) -> tuple[float, float]:
+        return (k * self.every_s, k * self.every_s + self.stalls_s[k % len(self.stalls_s)])
+
+    def _overlaps(self, first: float, last: float) -> bool:
+        ended = [self._stall(k) for k in range(1, int(self.clock / self.every_s) + 1)]
+        return any(s <= last and e + 0.05 >= first and e <= self.clock for s, e in ended)
+
+    def send(self, now: float, size: int, lost: bool = False) -> None:
+        start, end = self._stall(int(now // self.every_s))
+        if now >= self.every_s and start <= now < end:
+            return  # the loop is held up: nothing is sent
+        start, end = self._stall(int(now // self.every_s) + 1)
+        if start - now < 0.05:  # handed over just before a stall: its fragments wait for it
+            if end - now > self.lifetime_s:
+                self.fid += 1  # expired in the channel: nothing of it ever leaves
+                self.cc.frame_sent(self.fid, size, now, max(1, -(-size // self.fragment)))
+                return
+            self.busy_until = max(self.busy_until, end)
+        super().send(now, size, lost)
+
+    def run_until(self, now: float) -> None:
+        self.clock = now
+        due = sorted(x for x in self.inflight if x[0] <= now)
+        self.inflight = [x for x in self.inflight if x[0] > now]
+        for arrival, fid, size, complete in due:
+            self.recorder.fragment(fid, size, arrival, complete)
+        report = self.recorder.report(now, late_flags=True)
+        if report is not None:
+            self.unread.append(decode_control(encode_control(report)))  # type: ignore[arg-type]
+        start, end = self._stall(int(now // self.every_s))
+        if now >= self.every_s and start <= now < end:
+            return  # read when the loop runs again
+        for r in self.unread:
+            self.cc.on_report(r, now)
+        self.unread.clear()
+
+
+def test_a_sender_that_stalls_is_not_taken_for_a_full_or_lossy_link() -> None:
+    # blind to its own stalls, the frames they held up look like a queue and like loss…
+    blind = StallingSender(kbps=20000, aware=False)
+    drive(blind, 12, kbps=3000)
+    assert blind.cc.target_kbps() is not None and blind.cc.target_kbps() < 3000
+    assert blind.cc.frame_loss is not None and blind.cc.frame_loss > 0.02
+    # …aware of them, the path shows neither: no limit, no loss
+    aware = StallingSender(kbps=20000)
+    drive(aware, 12, kbps=3000)
+    assert aware.cc.target_kbps() is None, aware.cc.target_kbps()
+    assert aware.cc.frame_loss == 0.0 and aware.cc.fragment_loss == 0.0
+
+
+def test_a_lossy_link_is_still_seen_when_the_sender_stalls_too() -> None:
+    link = StallingSender(kbps=20000)
+    drive(link, 8, kbps=3000, loss_every=5)  # every fifth frame loses a fragment
+    assert link.cc.frame_loss is not None and link.cc.frame_loss > 0.1
