@@ -289,6 +289,11 @@ def _register_join(sub: Any) -> None:
         metavar="N",
         help="(headless) share monitor N of the display (1, the first, by default) once joined",
     )
+    share.add_argument(
+        "--share-window",
+        metavar="TITLE",
+        help="(headless) share the first window whose title holds TITLE once joined (X11)",
+    )
     join.add_argument(
         "--consent",
         choices=["no", "yes", "voice", "hologram"],
@@ -354,8 +359,10 @@ def _run_join_window(args: argparse.Namespace) -> int:
 
 
 def _share_source(args: argparse.Namespace) -> Any:
-    """What ``--share-video`` / ``--share-screen`` share (None without them)."""
+    """What ``--share-video`` / ``--share-screen`` / ``--share-window`` share (None without
+    them)."""
     from holocall_desktop.capture.screen import DisplayScreen, ScreenError, VideoFileScreen
+    from holocall_desktop.capture.window_screen import WindowScreen, find_window
 
     try:
         if args.share_video is not None:
@@ -364,6 +371,8 @@ def _share_source(args: argparse.Namespace) -> Any:
             return VideoFileScreen(args.share_video)
         if args.share_screen is not None:
             return DisplayScreen(args.share_screen)
+        if args.share_window is not None:
+            return WindowScreen(find_window(args.share_window).window_id)
     except ScreenError as exc:
         raise CliError(str(exc)) from None
     return None

@@ -1,5 +1,6 @@
-"""What a participant shares as its screen: a monitor of the display (PyPI ``mss``) or a video
-file played in a loop (PyAV), read as ``av.VideoFrame`` pictures.
+"""What a participant shares as its screen: a monitor of the display (PyPI ``mss``), one window
+(``capture/window_screen``) or a video file played in a loop (PyAV), read as ``av.VideoFrame``
+pictures.
 
 Each source is a ``transport.screen.ScreenSource``, read from one thread, the screen sender's,
 which paces it: each ``read`` returns the picture to show now. Nothing here scales or encodes;
@@ -13,11 +14,14 @@ import os
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 from av import VideoFrame
+
+if TYPE_CHECKING:
+    from holocall_desktop.capture.window_screen import WindowScreen
 
 #: the most frames a second a shared screen is read at (a slide or a document needs few; a
 #: video shared this way plays choppy, as in the meeting apps' default screen share)
@@ -37,7 +41,7 @@ class VideoFileScreen:
         try:
             self._container: Any = av.open(str(self.path))
         except (OSError, av.FFmpegError) as exc:
-            raise ScreenError(f"{self.path}: cannot open the video: {_reason(exc)}") from None
+            raise ScreenError(f"{self.path}: cannot open the video: {reason(exc)}") from None
         videos = self._container.streams.video
         if not videos:
             self._container.close()
@@ -67,11 +71,11 @@ class VideoFileScreen:
                     self._container.seek(0)
                 except (OSError, av.FFmpegError) as exc:
                     raise ScreenError(
-                        f"{self.path}: cannot loop the video: {_reason(exc)}"
+                        f"{self.path}: cannot loop the video: {reason(exc)}"
                     ) from None
                 self._frames = self._container.decode(self._stream)
             except (OSError, av.FFmpegError) as exc:
-                why = _reason(exc)
+                why = reason(exc)
                 raise ScreenError(f"{self.path}: the video cannot be decoded: {why}") from None
         raise ScreenError(f"{self.path}: the video has no frame to show")
 
@@ -103,7 +107,7 @@ class DisplayScreen:
             with mss.MSS() as grabber:
                 monitors = grabber.monitors
         except Exception as exc:  # mss raises its ScreenShotError, or OSError without a display
-            raise ScreenError(f"cannot capture the screen: {_reason(exc)}") from None
+            raise ScreenError(f"cannot capture the screen: {reason(exc)}") from None
         if not 1 <= monitor < len(monitors):
             raise ScreenError(
                 f"there is no screen {monitor} (this display has {len(monitors) - 1})"
@@ -124,7 +128,7 @@ class DisplayScreen:
                 self._mss = mss.MSS()
             shot = self._mss.grab(self._area)
         except Exception as exc:
-            raise ScreenError(f"cannot capture the screen: {_reason(exc)}") from None
+            raise ScreenError(f"cannot capture the screen: {reason(exc)}") from None
         w, h = self.size
         pixels = np.frombuffer(shot.bgra, np.uint8).reshape(shot.height, shot.width, 4)
         return VideoFrame.from_ndarray(np.ascontiguousarray(pixels[:h, :w]), format="bgra")
@@ -144,21 +148,32 @@ def list_screens() -> list[str]:
         with mss.MSS() as grabber:
             monitors = grabber.monitors[1:]
     except Exception as exc:
-        raise ScreenError(f"cannot capture the screen: {_reason(exc)}") from None
+        raise ScreenError(f"cannot capture the screen: {reason(exc)}") from None
     return [f"Screen {i} ({m['width']}×{m['height']})" for i, m in enumerate(monitors, 1)]
 
 
-def open_screen(spec: str) -> VideoFileScreen | DisplayScreen:
-    """``screen`` or ``screen:N`` (a monitor), else the path of a video file."""
+def open_screen(spec: str) -> VideoFileScreen | DisplayScreen | WindowScreen:
+    """``screen`` or ``screen:N`` (a monitor), ``window:ID`` (an X11 window, its id in hex or
+    decimal; ``capture/window_screen``), else the path of a video file."""
     if spec == "screen":
         return DisplayScreen()
     if spec.startswith("screen:") and spec[7:].isdigit():
         return DisplayScreen(int(spec[7:]))
+    if spec.startswith("window:"):
+        from holocall_desktop.capture.window_screen import WindowScreen
+
+        try:
+            window_id = int(spec[7:], 0)
+        except ValueError:
+            raise ScreenError(f"{spec}: not a window id") from None
+        return WindowScreen(window_id)
     if not Path(spec).is_file():
-        raise ScreenError(f"{spec}: no such video file (or 'screen', 'screen:N' for a monitor)")
+        raise ScreenError(
+            f"{spec}: no such video file (or 'screen', 'screen:N' for a monitor, 'window:ID')"
+        )
     return VideoFileScreen(spec)
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -1,12 +1,12 @@
 """The window's screen sharing: *Share screen* in the call bar, shared screens in the room and
 popped out into a window of their own.
 
-:class:`ScreenShareControls` follows the room model. *Share screen* shares a monitor (asking
-which when there are several); while it runs the button reads *Stop sharing* and the status bar
-says what is shared; a share that fails (the display went away) stops with its reason in the
-banner. Someone else's share appears on the panel behind the table (``render/screen_panel.py``)
-and *Pop out* shows it in a :class:`ScreenWindow`, scaled to fit. Leaving the call stops
-our share and closes the pop-out.
+:class:`ScreenShareControls` follows the room model. *Share screen* shares a monitor or another
+app's window (asking which when there is a choice); while it runs the button reads *Stop
+sharing* and the status bar says what is shared; a share that fails (the display went away,
+the window closed) stops with its reason in the banner. Someone else's share appears on the
+panel behind the table (``render/screen_panel.py``) and *Pop out* shows it in a
+:class:`ScreenWindow`, scaled to fit. Leaving the call stops our share and closes the pop-out.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QInputDialog, QLabel, QStatusBar, QVBoxLayout, QWidget
 
 from holocall_desktop.capture.screen import ScreenError, list_screens, open_screen
+from holocall_desktop.capture.window_screen import list_windows
 from holocall_desktop.render.room_view import RoomView
 from holocall_desktop.session.call import CallSession
 from holocall_desktop.session.room import CallStateChanged, RoomEvent, RoomModel, SharingChanged
@@ -128,18 +129,27 @@ class ScreenShareControls(QObject):
         if spec is None or not self.share(spec):
             self._sync()
 
+    def choices(self) -> dict[str, str]:
+        """What can be shared: each monitor, then each window of other apps (X11), by label,
+        with what :func:`open_screen` opens it by."""
+        screens = list_screens()
+        found = {name: f"screen:{i}" for i, name in enumerate(screens, 1)}
+        found.update((w.label, w.spec) for w in list_windows())
+        return found
+
     def _choose(self) -> str | None:
-        """Which monitor to share (asked only when there are several); None: cancelled."""
+        """What to share (asked only when there is a choice); None: cancelled."""
         try:
-            screens = list_screens()
+            choices = self.choices()
         except ScreenError as exc:
             self.window.show_error(str(exc))
             return None
-        if len(screens) <= 1:
+        if len(choices) <= 1:
             return "screen"
         parent = self.window if isinstance(self.window, QWidget) else None
-        name, ok = QInputDialog.getItem(parent, "Share screen", "Which screen?", screens, 0, False)
-        return f"screen:{screens.index(name) + 1}" if ok and name in screens else None
+        names = list(choices)
+        name, ok = QInputDialog.getItem(parent, "Share", "What to share?", names, 0, False)
+        return choices[name] if ok and name in choices else None
 
     def _sync(self) -> None:
         mine = self.window.room.my_screen

@@ -16,6 +16,7 @@ from PIL import Image
 from holocall_desktop.capture.screen import ScreenError, VideoFileScreen
 from holocall_desktop.transport.api import CallState, ScreenInfo
 from holocall_desktop.transport.engine import CallEngine
+from tests.capture.pattern_window import pattern_window
 from tests.capture.screen_video import make_screen_video, shows_quadrants
 from tests.transport.conftest import SMALL, Participant, RunningServer, host_and_link
 from tests.transport.engines import Recorder, engine, guest_config, host_config
@@ -164,9 +165,53 @@ def test_what_cannot_be_shared_is_refused_in_one_line(
         (["--share-video", str(tmp_path / "missing.webm")], "no such file"),
         (["--share-video", str(broken)], "cannot open"),
         (["--share-screen", "9"], "there is no screen 9"),
+        (["--share-window", "No such app"], "no window titled 'No such app' to share"),
     )
     for share, reason in cases:
         p = participants([signal_server.url, "--create", *SMALL, "--seconds", "5", *share])
         assert p.finish(30) == 2
         errors = [line for line in p.stderr if line.strip()]
         assert len(errors) == 1 and reason in errors[0], errors
+
+
+def test_a_headless_participant_shares_another_apps_window_until_it_closes(
+    signal_server: RunningServer, participants: Start, tmp_path: Path
+) -> None:
+    with pattern_window("Budget sheet", "20c040", (320, 200)) as (window, _choice):
+        host, link = host_and_link(
+            participants, signal_server, [*SMALL, "--seconds", "60", "--share-window", "budget"]
+        )
+        saved = tmp_path / "saved"
+        guest = participants(
+            [link, "--name", "guest", *SMALL, "--seconds", "60", "--save-frames", str(saved)]
+        )
+        started = host.wait_for(lambda x: x.get("event") == "sharing", 30, "the host's share")
+        assert started["state"] == "started" and started["title"] == "Budget sheet"
+        assert (started["width"], started["height"]) == (320, 200)
+        guest.wait_for(
+            lambda x: x.get("screens", {}).get("host", {}).get("pictures", 0) >= 5,
+            30,
+            "the window's pictures",
+        )
+        window.kill()  # the shared app quits: the share ends, and says why
+        failed = host.wait_for(
+            lambda x: x.get("event") == "sharing" and x["state"] != "started", 20, "the end"
+        )
+        assert failed["state"] == "failed" and "'Budget sheet' was closed" in failed["error"]
+        stopped = guest.wait_for(
+            lambda x: x.get("event") == "screen" and x["sharing"] is False, 20, "the news"
+        )
+        assert stopped["userId"] == "host"
+    guest.terminate()
+    assert guest.finish(30) == 0, guest.stderr[-10:]
+    picture = np.asarray(Image.open(saved / "screen_host.png").convert("RGB")).astype(int)
+    assert picture.shape == (200, 320, 3)
+    assert np.abs(picture - (0x20, 0xC0, 0x40)).mean() < 12  # the window's colour (VP8)
+    host.terminate()
+    assert host.finish(30) == 1, host.stderr[-10:]  # what it was asked to share ended early
+    assert (
+        host.stderr[-1].strip()
+        == "holocall: error: screen share: the window 'Budget sheet' was closed"
+    )
+    for p in (host, guest):
+        assert not any("Traceback" in line for line in p.stderr)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from holocall_desktop.capture.screen import VideoFileScreen
 from holocall_desktop.demo import DemoBackend
 from holocall_desktop.transport.api import CallState
+from tests.capture.pattern_window import pattern_window
 from tests.capture.screen_video import QUADRANTS, make_screen_video
 
 pytestmark = pytest.mark.gui
@@ -107,3 +109,43 @@ def test_the_window_shares_its_screen_and_stops(
     assert not button.isChecked() and button.text() == "Share screen"
     assert window.screen_share.label.text() == ""
     qtbot.waitUntil(lambda: ava.room.participants[me].screen is None, timeout=10000)
+
+
+def test_the_window_offers_another_apps_window_and_shares_it(
+    make_window: Any, qtbot: Any, demo: DemoBackend
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    window = make_window("synthetic")
+    ava = _joined(window, qtbot, demo)
+    with pattern_window("Team notes", "2040e0", (320, 200)):
+        choices = window.screen_share.choices()
+        label = "Window: Team notes (320×200)"
+        assert next(iter(choices)).startswith("Screen 1 (") and label in choices
+        assert not any("HoloCall" in name for name in choices)  # never our own window
+        asked: list[list[str]] = []
+
+        def pick() -> None:  # the user picks the window in the dialog the button opens
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, QInputDialog):
+                QTimer.singleShot(100, pick)
+                return
+            asked.append(dialog.comboBoxItems())
+            dialog.setTextValue(label)
+            dialog.accept()
+
+        QTimer.singleShot(100, pick)
+        window.call_bar.share_button.click()
+        qtbot.waitUntil(lambda: window.room.my_screen is not None, timeout=10000)
+        assert asked and label in asked[0]
+        assert window.screen_share.label.text() == "● Sharing Team notes"
+        me = window.settings.user_id
+        qtbot.waitUntil(lambda: ava.screens.screens.counts.get(me, 0) >= 3, timeout=20000)
+        picture = ava.screens.screens.last(me)
+        assert picture is not None and picture.shape == (200, 320, 3)
+        assert np.abs(picture.astype(int) - (0x20, 0x40, 0xE0)).mean() < 12  # its colour
+    # the app quit: the share stops and the banner says why
+    qtbot.waitUntil(lambda: window.room.my_screen is None, timeout=10000)
+    assert not window.call_bar.share_button.isChecked()
+    qtbot.waitUntil(lambda: "'Team notes' was closed" in window.banner.label.text(), timeout=5000)
