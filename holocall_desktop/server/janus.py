@@ -9,17 +9,25 @@ silence) and opens a new one when Janus no longer knows it (Janus restarted). Ea
 private (not listed), has its own management secret and a pin that every participant's join
 must carry, so holding the API secret alone does not let anyone into a call.
 
+Participants' own handles (:meth:`VideoRoomAdmin.attach`, a :class:`VideoRoomHandle` each:
+a publisher's join and publish, a subscriber's join and start) live on the same session. Their
+requests are answered asynchronously by Janus: one long poll of the session's events hands each
+answer to the request of the same transaction, and the other events of a handle (its
+PeerConnection up or hung up, publishers joining or leaving) to its :attr:`VideoRoomHandle.events`.
+When Janus forgets the session, every handle on it is gone: pending requests fail and each
+handle's events say ``gone``.
+
 Every request has a deadline; Janus' refusals raise :class:`JanusError` with its code and
 reason, and an unreachable node raises it with code 0.
 
-This module is the node control only: routing a call's media through the rooms it creates
-(publishing, subscribing) is not built yet.
+This module is the node control only: the signaling server does not yet use it for calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 from typing import Any
@@ -32,9 +40,24 @@ log = logging.getLogger(__name__)
 KEEPALIVE_S = 25.0
 #: … and each request waits this long for Janus' answer
 REQUEST_TIMEOUT_S = 5.0
+#: a long poll of the session's events is answered within 30 s (Janus' own limit)
+POLL_TIMEOUT_S = 40.0
+#: events of a handle kept until read (the oldest are dropped beyond)
+MAX_EVENTS = 64
 #: Janus' codes for a session or handle it no longer knows (it restarted, or timed us out)
 _GONE = {458, 459}
 PLUGIN = "janus.plugin.videoroom"
+
+
+@dataclasses.dataclass(frozen=True)
+class JanusEvent:
+    """One event of a handle: ``kind`` is Janus' (``event``, ``webrtcup``, ``hangup``,
+    ``media``, ``slowlink``, ``detached``; ``gone``: the session is lost), ``data`` the
+    VideoRoom's answer (``plugindata.data``), ``jsep`` an offer or answer if it carries one."""
+
+    kind: str
+    data: dict[str, Any]
+    jsep: dict[str, Any] | None = None
 
 
 class JanusError(RuntimeError):
@@ -58,7 +81,10 @@ class VideoRoomAdmin:
         self._http: aiohttp.ClientSession | None = None
         self._ids: tuple[int, int] | None = None  # session, handle
         self._keepalive: asyncio.Task[None] | None = None
+        self._poll: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one session opened at a time
+        self._pending: dict[str, asyncio.Future[JanusEvent]] = {}  # by transaction
+        self._handles: dict[int, VideoRoomHandle] = {}
 
     async def __aenter__(self) -> VideoRoomAdmin:
         return self
@@ -68,13 +94,21 @@ class VideoRoomAdmin:
 
     # ---- Janus' API --------------------------------------------------------------------------
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(
+        self, path: str, body: dict[str, Any], transaction: str | None = None
+    ) -> dict[str, Any]:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=self._timeout)
-        message = {**body, "transaction": secrets.token_hex(8), "apisecret": self._secret}
+        transaction = transaction or secrets.token_hex(8)
+        message = {**body, "transaction": transaction, "apisecret": self._secret}
         try:
-            async with self._http.post(self.url + path, json=message) as response:
-                answer = await response.json(content_type=None)
+            try:
+                async with self._http.post(self.url + path, json=message) as response:
+                    answer = await response.json(content_type=None)
+            except aiohttp.ServerDisconnectedError:
+                # a kept-alive connection to a Janus that restarted: once more, on a new one
+                async with self._http.post(self.url + path, json=message) as response:
+                    answer = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise JanusError(
                 0, f"{self.url} cannot be reached: {exc or type(exc).__name__}"
@@ -94,7 +128,109 @@ class VideoRoomAdmin:
                 self._ids = (session, int(attached["data"]["id"]))
                 if self._keepalive is None:
                     self._keepalive = asyncio.ensure_future(self._keep_alive())
+                if self._poll is not None:
+                    self._poll.cancel()  # the lost session's, if it still waits
+                self._poll = asyncio.ensure_future(self._poll_events(session))
             return self._ids
+
+    def _lost(self, session: int, why: JanusError) -> None:
+        """Janus no longer knows ``session``: its handles and their requests are gone."""
+        if self._ids is not None and self._ids[0] == session:
+            self._ids = None
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(why)
+        handles, self._handles = self._handles, {}
+        for handle in handles.values():
+            handle.gone = True
+            handle.push(JanusEvent("gone", {"reason": why.reason}))
+
+    async def _poll_events(self, session: int) -> None:
+        """Hand the session's events to the requests they answer and to their handles, until
+        the session is replaced or lost."""
+        timeout = aiohttp.ClientTimeout(total=POLL_TIMEOUT_S)
+        url = f"{self.url}/{session}"
+        while self._ids is not None and self._ids[0] == session and self._http is not None:
+            try:
+                params = {"maxev": "10", "apisecret": self._secret}
+                async with self._http.get(url, params=params, timeout=timeout) as response:
+                    answer = await response.json(content_type=None)
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                self._lost(session, JanusError(0, f"{self.url} cannot be reached: {exc}"))
+                return
+            events = answer if isinstance(answer, list) else [answer]
+            for event in events:
+                if not isinstance(event, dict):
+                    continue
+                if event.get("janus") == "error":
+                    error = event.get("error") or {}
+                    code = int(error.get("code", 0) or 0)
+                    if code in _GONE:
+                        self._lost(session, JanusError(code, str(error.get("reason"))))
+                        return
+                    continue
+                self._dispatch(event)
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        kind = str(event.get("janus", ""))
+        if kind in ("keepalive", "ack", "success"):
+            return
+        data = dict((event.get("plugindata") or {}).get("data") or {})
+        jsep = event.get("jsep") if isinstance(event.get("jsep"), dict) else None
+        item = JanusEvent(kind, data, jsep)
+        future = self._pending.pop(str(event.get("transaction", "")), None)
+        if future is not None and not future.done():
+            future.set_result(item)
+            return
+        handle = self._handles.get(int(event.get("sender", 0) or 0))
+        if handle is not None:
+            if kind == "detached":
+                self._handles.pop(handle.id, None)
+            handle.push(item)
+
+    async def attach(self) -> VideoRoomHandle:
+        """A new VideoRoom handle on the session, for one participant's publisher or
+        subscriber PeerConnection."""
+        for attempt in range(2):
+            session, _own = await self._open()
+            try:
+                answer = await self._post(f"/{session}", {"janus": "attach", "plugin": PLUGIN})
+            except JanusError as exc:
+                if exc.code in _GONE and attempt == 0:
+                    self._lost(session, exc)
+                    continue
+                raise
+            handle = VideoRoomHandle(self, session, int(answer["data"]["id"]))
+            self._handles[handle.id] = handle
+            return handle
+        raise AssertionError("unreachable")
+
+    async def _message(
+        self, handle: VideoRoomHandle, body: dict[str, Any], jsep: dict[str, Any] | None
+    ) -> JanusEvent:
+        transaction = secrets.token_hex(8)
+        future: asyncio.Future[JanusEvent] = asyncio.get_running_loop().create_future()
+        self._pending[transaction] = future
+        message: dict[str, Any] = {"janus": "message", "body": body}
+        if jsep is not None:
+            message["jsep"] = jsep
+        try:
+            answer = await self._post(f"/{handle.session}/{handle.id}", message, transaction)
+            if answer.get("janus") == "success":  # answered at once (a synchronous request)
+                data = dict((answer.get("plugindata") or {}).get("data") or {})
+                return _checked(JanusEvent("event", data))
+            return _checked(await asyncio.wait_for(future, self._timeout.total))
+        except TimeoutError:
+            raise JanusError(0, f"no answer to {body.get('request')!r} in time") from None
+        finally:
+            self._pending.pop(transaction, None)
+
+    async def _detach(self, handle: VideoRoomHandle) -> None:
+        self._handles.pop(handle.id, None)
+        if not handle.gone:
+            with contextlib.suppress(JanusError):
+                await self._post(f"/{handle.session}/{handle.id}", {"janus": "detach"})
 
     async def _keep_alive(self) -> None:
         while True:
@@ -107,7 +243,7 @@ class VideoRoomAdmin:
             except JanusError as exc:
                 log.warning("%s", exc)
                 if exc.code in _GONE or exc.code == 0:
-                    self._ids = None  # the next request opens a new session
+                    self._lost(ids[0], exc)  # the next request opens a new session
 
     async def request(self, body: dict[str, Any]) -> dict[str, Any]:
         """One synchronous VideoRoom request (``create``, ``destroy``, ``exists``,
@@ -121,7 +257,7 @@ class VideoRoomAdmin:
             except JanusError as exc:
                 if exc.code in _GONE and attempt == 0:
                     log.info("janus forgot our session (restarted?): opening a new one")
-                    self._ids = None
+                    self._lost(session, exc)
                     continue
                 raise
             data = (answer.get("plugindata") or {}).get("data") or {}
@@ -167,11 +303,12 @@ class VideoRoomAdmin:
 
     async def close(self) -> None:
         """Give the session back to Janus (if it can still be told) and stop."""
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keepalive
-            self._keepalive = None
+        for task in (self._keepalive, self._poll):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._keepalive = self._poll = None
         ids, self._ids = self._ids, None
         if ids is not None:
             with contextlib.suppress(JanusError):
@@ -179,3 +316,38 @@ class VideoRoomAdmin:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _checked(event: JanusEvent) -> JanusEvent:
+    if "error_code" in event.data or "error" in event.data:
+        code = int(event.data.get("error_code", 0) or 0)
+        raise JanusError(code, str(event.data.get("error")))
+    return event
+
+
+class VideoRoomHandle:
+    """One VideoRoom handle of the admin's session (see the module doc)."""
+
+    def __init__(self, admin: VideoRoomAdmin, session: int, handle_id: int) -> None:
+        self._admin = admin
+        self.session = session
+        self.id = handle_id
+        self.gone = False  # the session was lost: this handle no longer exists in Janus
+        self.events: asyncio.Queue[JanusEvent] = asyncio.Queue(MAX_EVENTS)
+
+    def push(self, event: JanusEvent) -> None:
+        if self.events.full():
+            self.events.get_nowait()  # the oldest gives way
+        self.events.put_nowait(event)
+
+    async def message(self, body: dict[str, Any], jsep: dict[str, Any] | None = None) -> JanusEvent:
+        """A VideoRoom request (``join``, ``publish``, ``configure``, ``start``,
+        ``update``…), with an offer or answer if given: Janus' answer to it (an offer or
+        answer in :attr:`JanusEvent.jsep`), or :class:`JanusError`."""
+        if self.gone:
+            raise JanusError(458, "the Janus session was lost")
+        return await self._admin._message(self, body, jsep)
+
+    async def detach(self) -> None:
+        """Release the handle (and its PeerConnection) in Janus."""
+        await self._admin._detach(self)

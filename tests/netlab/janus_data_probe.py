@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -29,37 +28,6 @@ SECRET = secrets.token_hex(16)
 SIZES = (100, 1200, 16000, 60000)
 
 
-class Handle:
-    """One VideoRoom handle over Janus' HTTP API, with its asynchronous events."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
-        self.http, self.url = http, url
-
-    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        body = {**body, "transaction": secrets.token_hex(6), "apisecret": SECRET}
-        async with self.http.post(self.url + path, json=body) as r:
-            return dict(await r.json(content_type=None))
-
-    async def open(self) -> Handle:
-        self.session = (await self.post("", {"janus": "create"}))["data"]["id"]
-        attach = {"janus": "attach", "plugin": "janus.plugin.videoroom"}
-        self.handle = (await self.post(f"/{self.session}", attach))["data"]["id"]
-        return self
-
-    async def send(self, body: dict[str, Any], jsep: RTCSessionDescription | None = None) -> Any:
-        message: dict[str, Any] = {"janus": "message", "body": body}
-        if jsep is not None:
-            message["jsep"] = {"type": jsep.type, "sdp": jsep.sdp}
-        await self.post(f"/{self.session}/{self.handle}", message)
-        poll = f"{self.url}/{self.session}?maxev=1&apisecret={SECRET}"
-        for _ in range(30):
-            async with self.http.get(poll) as r:
-                event = await r.json(content_type=None)
-            if event.get("janus") == "event" and event.get("sender") == self.handle:
-                return event
-        raise RuntimeError(f"no answer to {body['request']}")
-
-
 async def _open(channel: RTCDataChannel) -> None:
     for _ in range(100):
         if channel.readyState == "open":
@@ -68,13 +36,18 @@ async def _open(channel: RTCDataChannel) -> None:
     raise RuntimeError(f"{channel.label} never opened")
 
 
+def _jsep(description: RTCSessionDescription) -> dict[str, str]:
+    return {"type": description.type, "sdp": description.sdp}
+
+
 async def _subscribe(
-    http: aiohttp.ClientSession, url: str, pvt: int, own_channel: bool
+    admin: VideoRoomAdmin, pvt: int, own_channel: bool
 ) -> tuple[RTCPeerConnection, list[dict[str, Any]]]:
-    bob = await Handle(http, url).open()
+    bob = await admin.attach()
     join = {"request": "join", "ptype": "subscriber", "room": "room", "pin": "pin",
             "streams": [{"feed": "alice"}], "private_id": pvt}  # fmt: skip
-    offer = (await bob.send(join))["jsep"]
+    offer = (await bob.message(join)).jsep
+    assert offer is not None
     pc = RTCPeerConnection()
     got: list[dict[str, Any]] = []
 
@@ -93,7 +66,7 @@ async def _subscribe(
     if own_channel:
         pc.createDataChannel("bob")
     await pc.setLocalDescription(await pc.createAnswer())
-    await bob.send({"request": "start"}, pc.localDescription)
+    await bob.message({"request": "start"}, _jsep(pc.localDescription))
     for _ in range(100):
         if pc.connectionState == "connected" and pc.sctp is not None:
             break
@@ -104,19 +77,21 @@ async def _subscribe(
 
 async def main(workdir: Path) -> dict[str, Any]:
     with janus_node(workdir, SECRET) as node:
-        async with VideoRoomAdmin(node.url, SECRET) as admin, aiohttp.ClientSession() as http:
+        async with VideoRoomAdmin(node.url, SECRET) as admin:
             await admin.create_room("room", secret="secret", pin="pin", publishers=10)
-            alice = await Handle(http, node.url).open()
+            alice = await admin.attach()
             join = {"request": "join", "ptype": "publisher", "room": "room", "pin": "pin",
                     "display": "Alice", "id": "alice"}  # fmt: skip
-            pvt = (await alice.send(join))["plugindata"]["data"]["private_id"]
+            pvt = (await alice.message(join)).data["private_id"]
             pc = RTCPeerConnection()
             hologram = pc.createDataChannel("hologram", ordered=False, maxPacketLifeTime=150)
             control = pc.createDataChannel("control", ordered=True)
             await pc.setLocalDescription(await pc.createOffer())
-            answer = (await alice.send({"request": "publish", "data": True}, pc.localDescription))[
-                "jsep"
-            ]
+            published = await alice.message(
+                {"request": "publish", "data": True}, _jsep(pc.localDescription)
+            )
+            answer = published.jsep
+            assert answer is not None
             await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
             await _open(hologram)
             await _open(control)
@@ -125,7 +100,7 @@ async def main(workdir: Path) -> dict[str, Any]:
             limit = pc.sctp._remote_max_message_size  # type: ignore[union-attr]
             result: dict[str, Any] = {"max_message_size": limit, "sdp_max_message_size": sizes}
             for own in (False, True):
-                sub, got = await _subscribe(http, node.url, pvt, own)
+                sub, got = await _subscribe(admin, pvt, own)
                 for n in SIZES:
                     hologram.send(os.urandom(n))
                 control.send(b"\x01control")

@@ -5,16 +5,14 @@ survived."""
 
 from __future__ import annotations
 
-import secrets
+import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
-from holocall_desktop.server.janus import JanusError, VideoRoomAdmin
+from holocall_desktop.server.janus import JanusError, JanusEvent, VideoRoomAdmin
 from tests.server.janus_node import JanusNode, janus_node
 
 SECRET = "janus-api-secret-for-tests"
@@ -26,29 +24,11 @@ def janus(tmp_path: Path) -> Iterator[JanusNode]:
         yield node
 
 
-async def _join(node: JanusNode, room: str, pin: str) -> dict[str, Any]:
-    """What Janus tells a publisher that joins ``room`` with ``pin`` (its asynchronous event)."""
-    async with aiohttp.ClientSession() as http:
-
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            body = {**body, "transaction": secrets.token_hex(6), "apisecret": SECRET}
-            async with http.post(node.url + path, json=body) as r:
-                return dict(await r.json(content_type=None))
-
-        session = (await post("", {"janus": "create"}))["data"]["id"]
-        handle = (
-            await post(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.videoroom"})
-        )["data"]["id"]
-        join = {"request": "join", "ptype": "publisher", "room": room, "pin": pin, "display": "x"}
-        ack = await post(f"/{session}/{handle}", {"janus": "message", "body": join})
-        assert ack["janus"] == "ack", ack
-        url = f"{node.url}/{session}?maxev=1&apisecret={SECRET}"
-        for _ in range(5):
-            async with http.get(url) as r:
-                event = await r.json(content_type=None)
-            if event.get("janus") == "event" and event.get("sender") == handle:
-                return dict(event["plugindata"]["data"])
-        raise AssertionError("no answer to the join")
+async def _join(admin: VideoRoomAdmin, room: str, pin: str, user: str = "x") -> JanusEvent:
+    """A publisher's join of ``room`` with ``pin`` on a handle of its own: Janus' answer."""
+    handle = await admin.attach()
+    body = {"request": "join", "ptype": "publisher", "room": room, "pin": pin, "id": user}
+    return await handle.message({**body, "display": user.title()})
 
 
 async def test_a_room_is_created_joined_with_its_pin_and_destroyed(janus: JanusNode) -> None:
@@ -56,10 +36,12 @@ async def test_a_room_is_created_joined_with_its_pin_and_destroyed(janus: JanusN
         await admin.create_room("mq10DxQwYlm2", secret="room-secret", pin="room-pin", publishers=10)
         assert await admin.exists("mq10DxQwYlm2")
         assert await admin.participants("mq10DxQwYlm2") == []
-        refused = await _join(janus, "mq10DxQwYlm2", "wrong pin")
-        assert refused.get("error_code") == 433, refused  # unauthorized
-        joined = await _join(janus, "mq10DxQwYlm2", "room-pin")
+        with pytest.raises(JanusError) as refused:
+            await _join(admin, "mq10DxQwYlm2", "wrong pin")
+        assert refused.value.code == 433  # unauthorized
+        joined = (await _join(admin, "mq10DxQwYlm2", "room-pin")).data
         assert joined["videoroom"] == "joined" and joined["room"] == "mq10DxQwYlm2", joined
+        assert [p["id"] for p in await admin.participants("mq10DxQwYlm2")] == ["x"]
         with pytest.raises(JanusError) as wrong:
             await admin.destroy_room("mq10DxQwYlm2", secret="not the secret")
         assert wrong.value.code == 433
@@ -95,3 +77,21 @@ async def test_a_restarted_janus_gets_a_new_session_and_an_absent_one_says_so(
         assert not await admin.exists("room-a")
         await admin.create_room("room-a", secret="s", pin="p", publishers=4)
         assert await admin.exists("room-a")
+
+
+async def test_a_handle_hears_of_others_and_of_its_session_lost(janus: JanusNode) -> None:
+    async with VideoRoomAdmin(janus.url, SECRET) as admin:
+        await admin.create_room("room-b", secret="s", pin="p", publishers=4)
+        alice = await admin.attach()
+        await alice.message({"request": "join", "ptype": "publisher", "room": "room-b",
+                             "pin": "p", "id": "alice", "display": "Alice"})  # fmt: skip
+        await _join(admin, "room-b", "p", "bob")
+        event = await asyncio.wait_for(alice.events.get(), 5)  # not an answer: news
+        assert event.kind == "event" and event.data["joining"]["id"] == "bob", event
+        janus.stop()
+        janus.start()
+        assert not await admin.exists("room-b")  # a new session; the old one's handles are gone
+        gone = await asyncio.wait_for(alice.events.get(), 5)
+        assert gone.kind == "gone" and alice.gone
+        with pytest.raises(JanusError, match="session was lost"):
+            await alice.message({"request": "leave"})
