@@ -20,16 +20,20 @@ import av
 import numpy as np
 from av import VideoFrame
 
+from holocall_desktop.capture.screen_base import MAX_SHARE_FPS, ScreenError, reason
+
+__all__ = [
+    "MAX_SHARE_FPS",
+    "DisplayScreen",
+    "ScreenError",
+    "VideoFileScreen",
+    "list_screens",
+    "open_screen",
+    "reason",
+]
+
 if TYPE_CHECKING:
     from holocall_desktop.capture.window_screen import WindowScreen
-
-#: the most frames a second a shared screen is read at (a slide or a document needs few; a
-#: video shared this way plays choppy, as in the meeting apps' default screen share)
-MAX_SHARE_FPS = 10
-
-
-class ScreenError(RuntimeError):
-    """The screen or the video file cannot be shared (the reason is one line)."""
 
 
 class VideoFileScreen:
@@ -172,8 +176,3 @@ def open_screen(spec: str) -> VideoFileScreen | DisplayScreen | WindowScreen:
             f"{spec}: no such video file (or 'screen', 'screen:N' for a monitor, 'window:ID')"
         )
     return VideoFileScreen(spec)
-
-
-def reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from av import VideoFrame
 
-from holocall_desktop.capture.screen import MAX_SHARE_FPS, ScreenError, reason
+from holocall_desktop.capture.screen_base import MAX_SHARE_FPS, ScreenError, reason
 
 #: windows smaller than this each way are not offered (tool tips, docks' slivers)
 MIN_SIDE = 32
