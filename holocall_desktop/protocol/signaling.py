@@ -20,6 +20,10 @@ class MessageType(StrEnum):
     OFFER = "offer"
     ANSWER = "answer"
     ICE_CANDIDATE = "ice-candidate"
+    # client → server, answered by the server (group calls through the SFU)
+    SFU_PUBLISH = "sfu-publish"
+    SFU_SUBSCRIBE = "sfu-subscribe"
+    SFU_START = "sfu-start"
     # server → client
     ROOM_STATE = "room-state"
     USER_JOINED = "user-joined"
@@ -27,14 +31,19 @@ class MessageType(StrEnum):
     ROOM_FULL = "room-full"
     ERROR = "error"
     SERVER_SHUTDOWN = "server-shutdown"
+    SFU_ANSWER = "sfu-answer"
+    SFU_OFFER = "sfu-offer"
+    SFU_STARTED = "sfu-started"
 
 
+SFU_TYPES = (MessageType.SFU_PUBLISH, MessageType.SFU_SUBSCRIBE, MessageType.SFU_START)
 CLIENT_TYPES = (
     MessageType.JOIN_ROOM,
     MessageType.LEAVE_ROOM,
     MessageType.OFFER,
     MessageType.ANSWER,
     MessageType.ICE_CANDIDATE,
+    *SFU_TYPES,
 )
 RELAY_TYPES = (MessageType.OFFER, MessageType.ANSWER, MessageType.ICE_CANDIDATE)
 SERVER_TYPES = (
@@ -45,6 +54,9 @@ SERVER_TYPES = (
     MessageType.ROOM_FULL,
     MessageType.ERROR,
     MessageType.SERVER_SHUTDOWN,
+    MessageType.SFU_ANSWER,
+    MessageType.SFU_OFFER,
+    MessageType.SFU_STARTED,
 )
 
 
@@ -79,6 +91,9 @@ class ErrorCode(StrEnum):
     KICKED = "kicked"
     REPLACED = "replaced"
     ROOM_CLOSED = "room-closed"
+    # group calls through the SFU
+    SFU_UNAVAILABLE = "sfu-unavailable"  # no SFU here, or it cannot be reached
+    SFU_REFUSED = "sfu-refused"  # the SFU refused the request (its reason in the message)
     # REST bodies
     INVALID_BODY = "invalid-body"
     INVALID_USER_ID = "invalid-user-id"

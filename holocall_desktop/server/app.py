@@ -20,9 +20,11 @@ from holocall_desktop.server import webclient
 from holocall_desktop.server.auth import TokenService
 from holocall_desktop.server.config import ConfigError, ServerConfig
 from holocall_desktop.server.guard import GuardedSite
+from holocall_desktop.server.janus import VideoRoomAdmin
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import MemoryPresence, Presence
 from holocall_desktop.server.rest import RestApi, cors_middleware, http_errors_middleware
+from holocall_desktop.server.sfu import SfuRelay
 from holocall_desktop.server.ws import SignalingHub
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def create_app(
     presence = presence or make_presence(config)
     tokens = tokens or TokenService(config)
     metrics = Metrics()
-    hub = SignalingHub(config, presence, tokens, metrics)
+    hub = SignalingHub(config, presence, tokens, metrics, make_sfu(config))
     api = RestApi(
         config, hub, tokens, metrics, admin_token or config.admin_token or secrets.token_urlsafe(32)
     )
@@ -68,6 +70,14 @@ def create_app(
     app.add_routes(api.routes())
     app.add_routes(webclient.routes())
     return app, hub, api
+
+
+def make_sfu(config: ServerConfig) -> SfuRelay | None:
+    """The SFU relay on the configured Janus node, or None without one."""
+    if config.janus_url is None or not config.janus_secret:
+        return None
+    admin = VideoRoomAdmin(config.janus_url, config.janus_secret)
+    return SfuRelay(admin, config.janus_secret, max_publishers=config.max_users_per_room)
 
 
 class SignalingServer:
@@ -174,6 +184,7 @@ class SignalingServer:
             try:
                 for room_id in await self.presence.sweep(self.config.room_idle_ttl):
                     log.info("room %s expired", room_id)
+                    self.hub.release_sfu(room_id, None)
             except Exception:
                 log.exception("room sweep failed")
 
@@ -191,6 +202,8 @@ class SignalingServer:
         told = time.monotonic()
         await self._runner.cleanup()
         self._runner = None
+        if self.hub.sfu is not None:
+            await self.hub.sfu.close()
         await self.presence.stop()
         if time.monotonic() - started > 5.0:  # to find what holds a stop up
             log.warning(

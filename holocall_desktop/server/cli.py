@@ -20,6 +20,7 @@ ENV = {
     "jwt_private_key": "HOLOCALL_JWT_PRIVATE_KEY_FILE",
     "admin_token": "HOLOCALL_ADMIN_TOKEN",
     "turn_secret": "HOLOCALL_TURN_SECRET",
+    "janus_secret": "HOLOCALL_JANUS_SECRET",
     "redis": "HOLOCALL_REDIS_URL",
 }
 
@@ -144,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ice.add_argument("--turn-secret", help=f"coturn static-auth-secret (env {ENV['turn_secret']})")
     ice.add_argument("--turn-ttl", type=float, default=d.turn_ttl, metavar="S")
+    sfu = p.add_argument_group("SFU (group calls through Janus' VideoRoom)")
+    sfu.add_argument(
+        "--janus-url",
+        metavar="URL",
+        help="a Janus node's HTTP API, e.g. http://127.0.0.1:8088/janus (its API secret in env "
+        f"{ENV['janus_secret']})",
+    )
     tls = p.add_argument_group("TLS (https:// and wss://)")
     tls.add_argument("--tls-cert", metavar="PEM", help="certificate chain (with --tls-key)")
     tls.add_argument("--tls-key", metavar="PEM", help="private key of the certificate")
@@ -231,6 +239,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         turn_urls=tuple(args.turn_url),
         turn_secret=args.turn_secret or os.environ.get(ENV["turn_secret"]) or None,
         turn_ttl=args.turn_ttl,
+        janus_url=args.janus_url,
+        janus_secret=os.environ.get(ENV["janus_secret"]) or None,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         redis_url=args.redis or os.environ.get(ENV["redis"]) or None,

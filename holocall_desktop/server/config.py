@@ -63,6 +63,10 @@ class ServerConfig:
     turn_secret: str | None = None
     turn_ttl: float = 12 * 3600.0
 
+    # the SFU for group calls: a Janus node's HTTP API (VideoRoom) and its API secret
+    janus_url: str | None = None
+    janus_secret: str | None = None
+
     # TLS: serve https:// and wss:// with this certificate chain and private key (PEM files);
     # TLS 1.3 is negotiated when the client has it, 1.2 is the oldest accepted
     tls_cert: str | None = None
@@ -162,6 +166,13 @@ class ServerConfig:
                 raise ConfigError(f"TURN URL must start with turn: or turns:, got {url!r}")
         if self.turn_urls and not self.turn_secret:
             raise ConfigError("TURN URLs need the TURN shared secret (coturn static-auth-secret)")
+        if self.janus_url is not None:
+            if not re.match(r"^https?://[^/\s]+(/\S*)?$", self.janus_url):
+                raise ConfigError(
+                    f"Janus URL must be http(s)://host[:port]/path, got {self.janus_url!r}"
+                )
+            if not self.janus_secret:
+                raise ConfigError("the Janus URL needs Janus' API secret (janus -a)")
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise ConfigError(

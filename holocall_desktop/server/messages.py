@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from holocall_desktop.protocol.signaling import CLIENT_TYPES, ErrorCode, MessageType
+from holocall_desktop.protocol.signaling import CLIENT_TYPES, SFU_TYPES, ErrorCode, MessageType
 
 #: a room or user id; use ``fullmatch`` (``$`` would accept a trailing newline)
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -52,7 +52,20 @@ class Relay:
         return {"type": self.type, "from": sender, **self.payload}
 
 
-ClientMessage = JoinRoom | LeaveRoom | Relay
+@dataclass(frozen=True)
+class SfuRequest:
+    """``sfu-publish`` (``sdp``: our offer), ``sfu-subscribe`` (``feeds``: whose streams) or
+    ``sfu-start`` (``sdp``: our answer to the SFU's offer), answered by the server."""
+
+    type: str
+    sdp: dict[str, Any] | None = None
+    feeds: tuple[str, ...] = ()
+
+
+ClientMessage = JoinRoom | LeaveRoom | Relay | SfuRequest
+
+#: the most participants one subscription names
+MAX_FEEDS = 64
 
 
 def _id(msg: dict[str, Any], key: str) -> str:
@@ -129,6 +142,24 @@ def _candidate(msg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _sfu_request(msg: dict[str, Any], max_sdp_chars: int) -> SfuRequest:
+    kind = msg["type"]
+    if kind == MessageType.SFU_SUBSCRIBE:
+        feeds = msg.get("feeds")
+        if not isinstance(feeds, list) or not 1 <= len(feeds) <= MAX_FEEDS:
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE,
+                f"sfu-subscribe: 'feeds' must be a list of 1 to {MAX_FEEDS} user ids",
+            )
+        ids = tuple(dict.fromkeys(_id({"type": kind, "feed": f}, "feed") for f in feeds))
+        return SfuRequest(kind, feeds=ids)
+    wanted = "offer" if kind == MessageType.SFU_PUBLISH else "answer"
+    sdp = _sdp(msg, max_sdp_chars)
+    if sdp["type"] != wanted or not sdp["sdp"]:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"{kind}: 'sdp' must be an {wanted}")
+    return SfuRequest(kind, sdp=sdp)
+
+
 def parse_client_message(text: str, max_sdp_chars: int = 60_000) -> ClientMessage:
     """Validate one text frame; raise :class:`ProtocolError` with a precise reason otherwise."""
     try:
@@ -152,6 +183,8 @@ def parse_client_message(text: str, max_sdp_chars: int = 60_000) -> ClientMessag
         return JoinRoom(room_id=_id(msg, "roomId"), user_id=_id(msg, "userId"))
     if kind == MessageType.LEAVE_ROOM:
         return LeaveRoom(room_id=_id(msg, "roomId"))
+    if kind in SFU_TYPES:
+        return _sfu_request(msg, max_sdp_chars)
     to = _id(msg, "to")
     if kind == MessageType.ICE_CANDIDATE:
         return Relay(type=kind, to=to, payload={"candidate": _candidate(msg)})
@@ -208,3 +241,15 @@ def room_state(
 
 def server_shutdown(message: str) -> dict[str, Any]:
     return {"type": MessageType.SERVER_SHUTDOWN, "message": message, "reconnect": True}
+
+
+def sfu_answer(sdp: dict[str, Any]) -> dict[str, Any]:
+    return {"type": MessageType.SFU_ANSWER, "sdp": sdp}
+
+
+def sfu_offer(sdp: dict[str, Any], feeds: list[str]) -> dict[str, Any]:
+    return {"type": MessageType.SFU_OFFER, "sdp": sdp, "feeds": feeds}
+
+
+def sfu_started() -> dict[str, Any]:
+    return {"type": MessageType.SFU_STARTED}

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from holocall_desktop.protocol.signaling import CloseCode, ErrorCode
+from holocall_desktop.protocol.signaling import CloseCode, ErrorCode, MessageType
 from holocall_desktop.server import messages as m
 from holocall_desktop.server import wsguard
 from holocall_desktop.server.auth import AuthError, Claims, TokenService
@@ -20,6 +20,7 @@ from holocall_desktop.server.config import ServerConfig
 from holocall_desktop.server.messages import ProtocolError
 from holocall_desktop.server.metrics import Metrics
 from holocall_desktop.server.presence import CONTROL, Presence
+from holocall_desktop.server.sfu import SfuError, SfuRelay
 from holocall_desktop.server.turn import ice_servers
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ class SignalingHub:
         presence: Presence,
         tokens: TokenService,
         metrics: Metrics,
+        sfu: SfuRelay | None = None,
     ) -> None:
         self.config = config
         self.presence = presence
@@ -221,29 +223,8 @@ class SignalingHub:
         self._grace: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.shutting_down = False
         self._background: set[asyncio.Future[None]] = set()
-        self._describe_metrics()
-
-    def _describe_metrics(self) -> None:
-        mt = self.metrics
-        mt.gauge(
-            "holocall_signal_connections",
-            "Open WebSocket connections.",
-            lambda: len(self.connections),
-        )
-        mt.gauge(
-            "holocall_signal_local_participants",
-            "Participants joined through this instance.",
-            lambda: len(self.local),
-        )
-        for name, text in (
-            ("connections_total", "WebSocket connections accepted."),
-            ("rejected_total", "Connections and requests refused, by reason."),
-            ("messages_total", "Client messages, by type."),
-            ("relayed_total", "Offers, answers and candidates relayed."),
-            ("errors_total", "Error frames sent, by code."),
-            ("joins_total", "Join attempts, by outcome."),
-        ):
-            mt.describe(f"holocall_signal_{name}", "counter", text)
+        self.sfu = sfu
+        _describe_metrics(self)
 
     # ---- connection lifecycle --------------------------------------------------------------
 
@@ -385,8 +366,20 @@ class SignalingHub:
         gone = await self.presence.leave(room_id, user_id, session)
         if gone is None:
             return False
+        self.release_sfu(room_id, user_id)
         await self.presence.broadcast(room_id, m.user_left(room_id, user_id, reason))
         return True
+
+    def release_sfu(self, room_id: str, user_id: str | None) -> None:
+        """In the background (never inside a client's handler): the participant's SFU handles
+        (``user_id``), or the room's SFU room (None)."""
+        sfu = self.sfu
+        if sfu is None:
+            return
+        job = sfu.release(room_id, user_id) if user_id else sfu.close_room(room_id)
+        task = asyncio.ensure_future(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ---- messages --------------------------------------------------------------------------
 
@@ -427,6 +420,9 @@ class SignalingHub:
         if isinstance(msg, m.Relay):
             self.metrics.inc("holocall_signal_messages_total", type=msg.type)
             await self._relay(conn, msg)
+        elif isinstance(msg, m.SfuRequest):
+            self.metrics.inc("holocall_signal_messages_total", type=msg.type)
+            await _sfu_request(self, conn, msg)
         elif isinstance(msg, m.JoinRoom):
             self.metrics.inc("holocall_signal_messages_total", type="join-room")
             await self._join(conn, msg)
@@ -562,6 +558,7 @@ class SignalingHub:
         if gone is None:
             return False
         await self.presence.ban(room_id, user_id)
+        self.release_sfu(room_id, user_id)
         grace = self._grace.pop((room_id, user_id), None)
         if grace is not None:
             grace.cancel()
@@ -575,6 +572,7 @@ class SignalingHub:
     async def close_room(self, room_id: str) -> int:
         """Delete a room and close its members' connections; returns how many there were."""
         members = await self.presence.delete_room(room_id)
+        self.release_sfu(room_id, None)
         for member in members:
             grace = self._grace.pop((room_id, member.user_id), None)
             if grace is not None:
@@ -602,3 +600,52 @@ class SignalingHub:
         await asyncio.gather(
             *(c.close(CloseCode.GOING_AWAY, "server shutdown", grace) for c in conns)
         )
+
+
+def _describe_metrics(hub: SignalingHub) -> None:
+    mt = hub.metrics
+    mt.gauge(
+        "holocall_signal_connections",
+        "Open WebSocket connections.",
+        lambda: len(hub.connections),
+    )
+    mt.gauge(
+        "holocall_signal_local_participants",
+        "Participants joined through this instance.",
+        lambda: len(hub.local),
+    )
+    for name, text in (
+        ("connections_total", "WebSocket connections accepted."),
+        ("rejected_total", "Connections and requests refused, by reason."),
+        ("messages_total", "Client messages, by type."),
+        ("relayed_total", "Offers, answers and candidates relayed."),
+        ("errors_total", "Error frames sent, by code."),
+        ("joins_total", "Join attempts, by outcome."),
+    ):
+        mt.describe(f"holocall_signal_{name}", "counter", text)
+
+
+async def _sfu_request(hub: SignalingHub, conn: Connection, msg: m.SfuRequest) -> None:
+    """``sfu-publish``, ``sfu-subscribe`` or ``sfu-start``, done with the SFU for ``conn``
+    (waiting for it here, in this client's own handler) and answered to it."""
+    if hub.sfu is None:
+        await hub._error(conn, ErrorCode.SFU_UNAVAILABLE, "this server has no SFU")
+        return
+    room_id = conn.room_id
+    if room_id is None:
+        await hub._error(conn, ErrorCode.NOT_IN_ROOM, f"join a room before sending {msg.type}")
+        return
+    user, session = conn.user_id, conn.session
+    try:
+        if msg.type == MessageType.SFU_PUBLISH:
+            assert msg.sdp is not None
+            await conn.send(m.sfu_answer(await hub.sfu.publish(room_id, user, session, msg.sdp)))
+        elif msg.type == MessageType.SFU_SUBSCRIBE:
+            offer, feeds = await hub.sfu.subscribe(room_id, user, session, msg.feeds)
+            await conn.send(m.sfu_offer(offer, feeds))
+        else:
+            assert msg.sdp is not None
+            await hub.sfu.start(room_id, user, session, msg.sdp)
+            await conn.send(m.sfu_started())
+    except SfuError as exc:
+        await hub._error(conn, exc.code, exc.message)
