@@ -96,16 +96,20 @@ class SfuRelay:
         await self._ensure_room(room_id)
         seat = self._seats.setdefault((room_id, user_id), _Seat(session))
         handle = await self._attach()
-        seat.publisher = handle
         join = {"request": "join", "ptype": "publisher", "room": room_id, "id": user_id,
                 "display": user_id, "pin": self._derive("pin", room_id)}  # fmt: skip
         try:
-            joined = await self._ask(handle, join)
+            try:
+                joined = await self._ask(handle, join)
+            except SfuError:
+                if room_id in self._rooms:
+                    raise  # refused for another reason than a room Janus lost
+                await self._ensure_room(room_id)  # Janus restarted without it: made again
+                joined = await self._ask(handle, join)
         except SfuError:
-            if room_id in self._rooms:
-                raise  # refused for another reason than a room Janus lost
-            await self._ensure_room(room_id)  # Janus restarted without it: made again
-            joined = await self._ask(handle, join)
+            await self._detach(handle)  # never joined: the next publish starts over
+            raise
+        seat.publisher = handle
         seat.private_id = int(joined.data.get("private_id") or 0) or None
         answer = await self._ask(handle, {"request": "publish", "data": True}, offer)
         return self._jsep(answer)

@@ -194,6 +194,8 @@ async def test_what_is_asked_out_of_turn_or_malformed_is_refused(
     await alice.send(type="sfu-publish", sdp={"type": "offer", "sdp": "v=0\r\nnot an offer"})
     refused = await alice.expect("error", 10)
     assert refused["code"] == "sfu-refused", refused  # Janus' own reason, in one line
+    await alice.send(type="sfu-publish", sdp=offer)  # and a good offer after it is taken
+    assert (await alice.expect("sfu-answer", 10))["sdp"]["type"] == "answer"
     await alice.close()
 
 
