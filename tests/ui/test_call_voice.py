@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 
 from holocall_desktop.audio.virtual import VirtualSoundServer
 from holocall_desktop.demo import DemoBackend
@@ -45,8 +46,8 @@ def test_the_simulated_voice_is_heard_from_her_seat(
 
     panel = window.participants_panel
     for i in range(panel.list.count()):
-        if panel.list.item(i).text().startswith("● Ava"):
+        if panel.list.item(i).data(Qt.ItemDataRole.UserRole) == AVA:  # (her name may come later)
             panel.list.setCurrentRow(i)
-    assert panel.volume.isEnabled()
+    assert panel.selected() == AVA and panel.volume.isEnabled()
     panel.volume.setValue(50)
     assert audio.volume(AVA) == pytest.approx(0.5)
