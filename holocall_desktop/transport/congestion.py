@@ -122,6 +122,16 @@ QUEUE_LIMIT_MS = 100.0
 #: a frame handed to the channel this long before our own loop stalled waited for the stall
 #: (the hologram channel's lifetime: after it, SCTP abandons what it could not send)
 HELD_S = 0.15
+#: … and only a stall this long counts: a shorter one neither outlasts that lifetime nor makes
+#: a queue the standing-queue check would see, and a busy sender has many short ones (a
+#: detector blind to every frame near one would miss a real queue on a slow link)
+HELD_STALL_S = 0.1
+
+
+def _held_by_stall(first: float, last: float) -> bool:
+    return looplag.overlaps(first, last, longer_than=HELD_STALL_S)
+
+
 BASE_DELAY_WINDOW_S = 10.0
 #: … if the last report came no longer ago than this
 FRESH_REPORT_S = 0.3
@@ -367,8 +377,8 @@ class _Sent:
 class CongestionControl:
     """Sender side, one per receiver: see the module doc. Times are ``time.monotonic()``."""
 
-    def __init__(self, stalled: Callable[[float, float], bool] = looplag.overlaps) -> None:
-        #: whether this process's loop stalled between two times (``time.monotonic()``)
+    def __init__(self, stalled: Callable[[float, float], bool] = _held_by_stall) -> None:
+        #: whether this process's loop stalled long between two times (``time.monotonic()``)
         self._stalled = stalled
         self._sent: collections.OrderedDict[int, _Sent] = collections.OrderedDict()
         self.detector = TrendlineDetector()

@@ -44,13 +44,17 @@ async def watch() -> None:
         _stalls.pop(loop, None)
 
 
-def overlaps(first: float, last: float) -> bool:
-    """Whether the running loop stalled while fragments stamped ``first`` … ``last``
-    (``time.monotonic()``) arrived, or just before they were handled; False without a watch."""
+def overlaps(first: float, last: float, longer_than: float = 0.0) -> bool:
+    """Whether the running loop stalled (for more than ``longer_than`` seconds) while fragments
+    stamped ``first`` … ``last`` (``time.monotonic()``) arrived, or just before they were
+    handled; False without a watch."""
     try:
         stalls = _stalls.get(asyncio.get_running_loop())
     except RuntimeError:
         return False
     if not stalls:
         return False
-    return any(start <= last and end + AFTER_S >= first for start, end in stalls)
+    return any(
+        start <= last and end + AFTER_S >= first and end - start > longer_than
+        for start, end in stalls
+    )

@@ -56,7 +56,9 @@ def test_the_window_shows_poor_for_a_participant_behind_a_lossy_link(xvfb: Any) 
                 texts = _panel(
                     window, 30, lambda t: "Poor" in t.get("Alice", "") and "loss" in t["Alice"]
                 )
-                assert "Poor" not in texts["Bob"]  # Bob's way does not cross the link
+                # Bob's way does not cross the link: no loss is his (a busy 2-core machine may
+                # still slow what the window sends him: that is its CPU, not the link)
+                assert "loss" not in texts["Bob"], texts["Bob"]
             finally:
                 window.stop()
             assert not any("Traceback" in line for line in window.err), "".join(window.err)

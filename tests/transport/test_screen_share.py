@@ -207,8 +207,8 @@ def test_a_headless_participant_shares_another_apps_window_until_it_closes(
     picture = np.asarray(Image.open(saved / "screen_host.png").convert("RGB")).astype(int)
     assert picture.shape == (200, 320, 3)
     assert np.abs(picture - (0x20, 0xC0, 0x40)).mean() < 12  # the window's colour (VP8)
-    host.terminate()
-    assert host.finish(30) == 1, host.stderr[-10:]  # what it was asked to share ended early
+    # what it was asked to share ended early: it leaves the call by itself, with exit 1
+    assert host.finish(30) == 1, host.stderr[-10:]
     assert (
         host.stderr[-1].strip()
         == "holocall: error: screen share: the window 'Budget sheet' was closed"
