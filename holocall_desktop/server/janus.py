@@ -176,7 +176,7 @@ class VideoRoomAdmin:
         kind = str(event.get("janus", ""))
         if kind in ("keepalive", "ack", "success"):
             return
-        data = dict((event.get("plugindata") or {}).get("data") or {})
+        data = _plugin_data(event)
         jsep = event.get("jsep") if isinstance(event.get("jsep"), dict) else None
         item = JanusEvent(kind, data, jsep)
         future = self._pending.pop(str(event.get("transaction", "")), None)
@@ -218,8 +218,7 @@ class VideoRoomAdmin:
         try:
             answer = await self._post(f"/{handle.session}/{handle.id}", message, transaction)
             if answer.get("janus") == "success":  # answered at once (a synchronous request)
-                data = dict((answer.get("plugindata") or {}).get("data") or {})
-                return _checked(JanusEvent("event", data))
+                return _checked(JanusEvent("event", _plugin_data(answer)))
             return _checked(await asyncio.wait_for(future, self._timeout.total))
         except TimeoutError:
             raise JanusError(0, f"no answer to {body.get('request')!r} in time") from None
@@ -260,10 +259,7 @@ class VideoRoomAdmin:
                     self._lost(session, exc)
                     continue
                 raise
-            data = (answer.get("plugindata") or {}).get("data") or {}
-            if "error_code" in data or "error" in data:
-                raise JanusError(int(data.get("error_code", 0) or 0), str(data.get("error")))
-            return dict(data)
+            return _checked(JanusEvent("event", _plugin_data(answer))).data
         raise AssertionError("unreachable")
 
     # ---- rooms -------------------------------------------------------------------------------
@@ -316,6 +312,11 @@ class VideoRoomAdmin:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _plugin_data(message: dict[str, Any]) -> dict[str, Any]:
+    """The VideoRoom's part of one of Janus' messages (``plugindata.data``)."""
+    return dict((message.get("plugindata") or {}).get("data") or {})
 
 
 def _checked(event: JanusEvent) -> JanusEvent:
