@@ -34,6 +34,7 @@ class MessageType(StrEnum):
     SFU_ANSWER = "sfu-answer"
     SFU_OFFER = "sfu-offer"
     SFU_STARTED = "sfu-started"
+    SFU_PUBLISHED = "sfu-published"  # to the room: someone's streams are on the SFU now
 
 
 SFU_TYPES = (MessageType.SFU_PUBLISH, MessageType.SFU_SUBSCRIBE, MessageType.SFU_START)
@@ -57,6 +58,7 @@ SERVER_TYPES = (
     MessageType.SFU_ANSWER,
     MessageType.SFU_OFFER,
     MessageType.SFU_STARTED,
+    MessageType.SFU_PUBLISHED,
 )
 
 

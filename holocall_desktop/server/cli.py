@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Janus node's HTTP API, e.g. http://127.0.0.1:8088/janus (its API secret in env "
         f"{ENV['janus_secret']})",
     )
+    sfu.add_argument(
+        "--mesh-max-users",
+        type=int,
+        default=d.mesh_max_users,
+        metavar="N",
+        help="rooms for more participants than this call through the SFU (default %(default)s)",
+    )
     tls = p.add_argument_group("TLS (https:// and wss://)")
     tls.add_argument("--tls-cert", metavar="PEM", help="certificate chain (with --tls-key)")
     tls.add_argument("--tls-key", metavar="PEM", help="private key of the certificate")
@@ -241,6 +248,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         turn_ttl=args.turn_ttl,
         janus_url=args.janus_url,
         janus_secret=os.environ.get(ENV["janus_secret"]) or None,
+        mesh_max_users=args.mesh_max_users,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         redis_url=args.redis or os.environ.get(ENV["redis"]) or None,

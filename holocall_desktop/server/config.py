@@ -66,6 +66,9 @@ class ServerConfig:
     # the SFU for group calls: a Janus node's HTTP API (VideoRoom) and its API secret
     janus_url: str | None = None
     janus_secret: str | None = None
+    #: with an SFU, a room made for more participants than this calls through it from the start
+    #: (room-state ``topology``); smaller rooms stay a mesh of direct connections
+    mesh_max_users: int = 3
 
     # TLS: serve https:// and wss:// with this certificate chain and private key (PEM files);
     # TLS 1.3 is negotiated when the client has it, 1.2 is the oldest accepted
@@ -173,6 +176,8 @@ class ServerConfig:
                 )
             if not self.janus_secret:
                 raise ConfigError("the Janus URL needs Janus' API secret (janus -a)")
+        if self.mesh_max_users < 1:
+            raise ConfigError(f"mesh max users must be at least 1, got {self.mesh_max_users}")
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise ConfigError(

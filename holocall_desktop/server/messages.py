@@ -227,7 +227,9 @@ def room_state(
     participants: list[dict[str, Any]],
     ice_servers: list[Any],
     max_users: int,
+    topology: str = "mesh",
 ) -> dict[str, Any]:
+    """``topology``: ``sfu`` when the room calls through the SFU, else ``mesh``."""
     return {
         "type": MessageType.ROOM_STATE,
         "roomId": room_id,
@@ -236,6 +238,7 @@ def room_state(
         "participants": participants,
         "iceServers": ice_servers,
         "maxUsers": max_users,
+        "topology": topology,
     }
 
 
@@ -247,8 +250,15 @@ def sfu_answer(sdp: dict[str, Any]) -> dict[str, Any]:
     return {"type": MessageType.SFU_ANSWER, "sdp": sdp}
 
 
-def sfu_offer(sdp: dict[str, Any], feeds: list[str]) -> dict[str, Any]:
-    return {"type": MessageType.SFU_OFFER, "sdp": sdp, "feeds": feeds}
+def sfu_offer(
+    sdp: dict[str, Any], feeds: list[str], streams: list[dict[str, str]]
+) -> dict[str, Any]:
+    """``streams``: which participant (``feed``) each media line (``mid``) of ``sdp`` is."""
+    return {"type": MessageType.SFU_OFFER, "sdp": sdp, "feeds": feeds, "streams": streams}
+
+
+def sfu_published(room_id: str, user_id: str) -> dict[str, Any]:
+    return {"type": MessageType.SFU_PUBLISHED, "roomId": room_id, "userId": user_id}
 
 
 def sfu_started() -> dict[str, Any]:

@@ -116,9 +116,11 @@ class SfuRelay:
 
     async def subscribe(
         self, room_id: str, user_id: str, session: str, feeds: tuple[str, ...]
-    ) -> tuple[dict[str, Any], list[str]]:
+    ) -> tuple[dict[str, Any], list[str], list[dict[str, str]]]:
         """Subscribe ``user_id`` to the streams of ``feeds`` (those publishing): the SFU's
-        offer, to be answered with :meth:`start`, and the feeds it holds."""
+        offer, to be answered with :meth:`start`, the feeds it holds, and whose each media
+        line is (``{"mid", "feed", "type"}``; the data line carries everyone's channels, each
+        labelled with its publisher)."""
         seat = self._seats.get((room_id, user_id))
         if seat is None or seat.session != session or seat.private_id is None:
             raise SfuError("sfu-refused", "publish before subscribing")
@@ -142,11 +144,14 @@ class SfuRelay:
                 "private_id": seat.private_id, "pin": self._derive("pin", room_id)}  # fmt: skip
         attached = await self._ask(handle, join)
         held: set[str] = set()
+        lines: list[dict[str, str]] = []
         for stream in attached.data.get("streams") or []:  # media name their feed, data its sources
             if "feed_id" in stream:
                 held.add(str(stream["feed_id"]))
+                lines.append({"mid": str(stream.get("mid")), "feed": str(stream["feed_id"]),
+                              "type": str(stream.get("type"))})  # fmt: skip
             held.update(str(x) for x in stream.get("source_ids") or [])
-        return self._jsep(attached), sorted(held)
+        return self._jsep(attached), sorted(held), lines
 
     async def start(self, room_id: str, user_id: str, session: str, answer: dict[str, Any]) -> None:
         """Our answer to the SFU's offer of :meth:`subscribe`: the subscription starts."""
@@ -167,7 +172,11 @@ class SfuRelay:
                 await self._detach(handle)
         if not any(r == room_id for r, _u in self._seats):
             with contextlib.suppress(JanusError):
-                if not await self.admin.participants(room_id):
+                # Janus may still list the one just released while it hangs up its media
+                others = [
+                    p for p in await self.admin.participants(room_id) if str(p.get("id")) != user_id
+                ]
+                if not others:
                     await self.close_room(room_id)
 
     async def close_room(self, room_id: str) -> None:

@@ -489,6 +489,9 @@ class SignalingHub:
             [p.public() for p in result.members],
             ice_servers(self.config, msg.user_id),
             result.max_users,
+            "sfu"
+            if self.sfu is not None and result.max_users > self.config.mesh_max_users
+            else "mesh",
         )
         if result.status == "rejoined":
             state["rejoined"] = True
@@ -640,9 +643,11 @@ async def _sfu_request(hub: SignalingHub, conn: Connection, msg: m.SfuRequest) -
         if msg.type == MessageType.SFU_PUBLISH:
             assert msg.sdp is not None
             await conn.send(m.sfu_answer(await hub.sfu.publish(room_id, user, session, msg.sdp)))
+            # the others subscribe anew to take this one's streams too
+            await hub.presence.broadcast(room_id, m.sfu_published(room_id, user), exclude=user)
         elif msg.type == MessageType.SFU_SUBSCRIBE:
-            offer, feeds = await hub.sfu.subscribe(room_id, user, session, msg.feeds)
-            await conn.send(m.sfu_offer(offer, feeds))
+            offer, feeds, streams = await hub.sfu.subscribe(room_id, user, session, msg.feeds)
+            await conn.send(m.sfu_offer(offer, feeds, streams))
         else:
             assert msg.sdp is not None
             await hub.sfu.start(room_id, user, session, msg.sdp)

@@ -46,6 +46,7 @@ def test_help() -> None:
         (["--redis", "redis://127.0.0.1:1/0"], {}, "every instance must share the signing key"),
         (["--admin-token", "short"], {}, "at least 16 characters"),
         (["--cors-origin", "app.example.com"], {}, "CORS origin must be"),
+        (["--mesh-max-users", "0"], {}, "mesh max users must be at least 1"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(

@@ -56,8 +56,12 @@ async def sfu_server(
 
 
 async def _joined(
-    http: aiohttp.ClientSession, server: SignalingServer, users: tuple[str, ...]
+    http: aiohttp.ClientSession,
+    server: SignalingServer,
+    users: tuple[str, ...],
+    topology: str | None = None,
 ) -> tuple[str, list[SignalClient]]:
+    """``users`` in a new room (its room-state says ``topology`` when given)."""
     room = await create_room(http, server.http_url, users[0])
     clients = []
     for user in users:
@@ -65,7 +69,9 @@ async def _joined(
         if token is None:
             token = (await invite(http, server.http_url, room, user))["accessToken"]
         client = await SignalClient.connect(http, server.ws_url, token)
-        assert (await client.join(room["roomId"], user))["type"] == "room-state"
+        state = await client.join(room["roomId"], user)
+        assert state["type"] == "room-state"
+        assert topology is None or state["topology"] == topology, state
         clients.append(client)
     for i, client in enumerate(clients):  # the user-joined news of those after each
         for _ in users[i + 1 :]:
@@ -77,6 +83,7 @@ async def _offer() -> tuple[RTCPeerConnection, dict[str, str], RTCDataChannel]:
     """A HoloCall publisher's connection (its two channels), its offer and its hologram
     channel."""
     pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendonly")  # a voice line (silent here)
     hologram = pc.createDataChannel("hologram", ordered=False, maxPacketLifeTime=150)
     pc.createDataChannel("control")
     await pc.setLocalDescription(await pc.createOffer())
@@ -105,7 +112,8 @@ async def test_a_publisher_and_a_subscriber_negotiate_through_the_sfu(
     http: aiohttp.ClientSession,
     pcs: list[RTCPeerConnection],
 ) -> None:
-    room_id, (alice, bob) = await _joined(http, sfu_server, ("alice", "bob"))
+    # a room for more than three (the default six) calls through the SFU from the start
+    room_id, (alice, bob) = await _joined(http, sfu_server, ("alice", "bob"), topology="sfu")
     pc, offer, hologram = await _offer()
     pcs.append(pc)
     await alice.send(type="sfu-publish", sdp=offer)
@@ -113,12 +121,19 @@ async def test_a_publisher_and_a_subscriber_negotiate_through_the_sfu(
     assert answer["type"] == "answer" and "m=application" in answer["sdp"]
     await pc.setRemoteDescription(RTCSessionDescription(**answer))
     await _until_true(lambda: hologram.readyState == "open")  # connected to Janus
+    # the others hear of it, to subscribe anew
+    assert (await bob.expect("sfu-published")) == {
+        "type": "sfu-published", "roomId": room_id, "userId": "alice"}  # fmt: skip
 
     await bob.send(type="sfu-publish", sdp=(await _offer())[1])
     await bob.expect("sfu-answer", 10)
+    assert (await alice.expect("sfu-published", 10))["userId"] == "bob"
     await bob.send(type="sfu-subscribe", feeds=["alice", "bob", "carol"])
     got = await bob.expect("sfu-offer", 10)
     assert got["feeds"] == ["alice"]  # not himself, not who is not there
+    # which media line is whose: Alice's voice
+    assert [(s["feed"], s["type"]) for s in got["streams"]] == [("alice", "audio")]
+    assert f"a=mid:{got['streams'][0]['mid']}" in got["sdp"]["sdp"]
     assert got["sdp"]["type"] == "offer" and "m=application" in got["sdp"]["sdp"]
     sub = RTCPeerConnection()
     pcs.append(sub)
@@ -203,7 +218,7 @@ async def test_without_a_reachable_sfu_requests_are_refused_as_unavailable(
     make_server: ServerFactory, janus: JanusNode, http: aiohttp.ClientSession
 ) -> None:
     plain = await make_server()
-    _room, (alice,) = await _joined(http, plain, ("alice",))
+    _room, (alice,) = await _joined(http, plain, ("alice",), topology="mesh")
     await alice.send(type="sfu-publish", sdp=(await _offer())[1])
     gone = await alice.expect("error")
     assert gone == {"type": "error", "code": "sfu-unavailable", "message": "this server has no SFU"}
