@@ -229,6 +229,12 @@ def _register_join(sub: Any) -> None:
     join.add_argument("--keep-background", action="store_true", help="send the whole scene")
     join.add_argument("--frames", type=int, help="stop once every peer delivered N frames")
     join.add_argument("--peers", type=int, default=1, help="peers --frames waits for (1)")
+    join.add_argument(
+        "--room-size",
+        type=int,
+        metavar="N",
+        help="with --create: a room for N participants (3; more call through the server's SFU)",
+    )
     join.add_argument("--seconds", type=float, help="stay this many seconds, then leave")
     join.add_argument(
         "--linger",
@@ -329,6 +335,7 @@ def _join_config(args: argparse.Namespace, user_id: str, name: str) -> Any:
             user_id=user_id,
             display_name=name,
             create_room=True,
+            room_size=getattr(args, "room_size", None),
             codec=args.codec,
             ca_file=args.ca_file,
         )
@@ -401,6 +408,8 @@ def _run_join(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise CliError(f"--{name.replace('_', '-')} must be positive")
+    if args.room_size is not None and not 1 <= args.room_size <= 64:
+        raise CliError("--room-size must be 1 to 64")
     if args.peers < 1 or args.preload < 0 or args.save_limit < 0 or args.linger < 0:
         raise CliError("--peers must be ≥ 1; --preload, --save-limit and --linger ≥ 0")
     from holocall_desktop.transport.chat import chat_text

@@ -63,6 +63,9 @@ class CallConfig:
     create_room: bool = False
     codec: str = "volumetric-dc"
     max_peers: int = 2  # mesh: up to 3 participants in all
+    #: with ``create_room``: for how many participants (None: a mesh's, max_peers + 1); on a
+    #: server with an SFU a room for more than three calls through it (docs/calls.md)
+    room_size: int | None = None
     #: a PEM file of the CA(s) that signed a self-hosted https server's certificate; None: the
     #: system's trust store. Certificates are always verified.
     ca_file: str | None = None

@@ -54,6 +54,7 @@ from holocall_desktop.transport.mesh import MeshTopology, drain
 from holocall_desktop.transport.peer import LocalInfo
 from holocall_desktop.transport.screen import ScreenShares
 from holocall_desktop.transport.sender import HologramSender
+from holocall_desktop.transport.sfu import SfuTopology
 from holocall_desktop.transport.signaling import SignalingClient, SignalingError, client_tls
 from holocall_desktop.transport.tap import StreamTap
 from holocall_desktop.transport.topology import Topology
@@ -392,7 +393,8 @@ class CallEngine:
     async def on_signal(self, msg: dict[str, Any]) -> None:
         if msg.get("type") == MessageType.ERROR:
             log.info("signaling error: %s %s", msg.get("code"), msg.get("message"))
-        elif self._topology is not None:
+        await _follow_topology(self, msg)
+        if self._topology is not None:
             await self._topology.handle(msg)
 
     # ==== loop internals =======================================================================
@@ -424,21 +426,24 @@ class CallEngine:
             tasks = [
                 asyncio.ensure_future(signaling.run()),
                 asyncio.ensure_future(
-                    self._sender.run(topology, lambda: self._local.mode is MediaMode.VOLUMETRIC)
+                    self._sender.run(
+                        lambda: self._topology or topology,
+                        lambda: self._local.mode is MediaMode.VOLUMETRIC,
+                    )
                 ),
-                asyncio.ensure_future(self._stats_loop()),
+                asyncio.ensure_future(_stats_loop(self)),
                 asyncio.ensure_future(looplag.watch()),  # our own stalls, for arrival reports
             ]
             stop = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait([tasks[0], stop], return_when=asyncio.FIRST_COMPLETED)
             if not self._stop.is_set() and self._state == CallState.FAILED:
-                await topology.close("the call failed")
+                await (self._topology or topology).close("the call failed")
             elif not self._stop.is_set():
                 await self._stop.wait()
             for task in [*tasks, stop]:
                 task.cancel()
             await asyncio.gather(*tasks, stop, return_exceptions=True)
-            await topology.close("closed")
+            await (self._topology or topology).close("closed")
 
     async def _leave(self, reason: wire.ByeReason) -> None:
         if self._leaving:
@@ -465,22 +470,6 @@ class CallEngine:
         self._local = dataclasses.replace(self._local, **changes)
         if self._topology is not None:
             self._topology.set_local(self._local)
-
-    async def _stats_loop(self) -> None:
-        opts = self.options
-        next_stats = time.monotonic() + opts.stats_interval
-        while True:
-            await asyncio.sleep(opts.ping_interval)
-            topology = self._topology
-            if topology is None:
-                continue
-            now = time.monotonic()
-            await topology.keep_alive(now)
-            if now >= next_stats:
-                next_stats = now + opts.stats_interval
-                paths = topology.hologram_paths()
-                stats = [self._sender.with_rung(s, paths) for s in await topology.collect_stats()]
-                self._notify(lambda s=stats: self.listener.on_stats(s))  # type: ignore[misc]
 
     # ==== helpers ==============================================================================
 
@@ -518,6 +507,51 @@ class CallEngine:
             fn()
         except Exception:
             log.exception("call listener failed")
+
+
+async def _stats_loop(engine: CallEngine) -> None:
+    """Keep-alive every ping interval; everyone's stats to the listener every stats interval."""
+    opts = engine.options
+    next_stats = time.monotonic() + opts.stats_interval
+    while True:
+        await asyncio.sleep(opts.ping_interval)
+        topology = engine._topology
+        if topology is None:
+            continue
+        now = time.monotonic()
+        await topology.keep_alive(now)
+        if now >= next_stats:
+            next_stats = now + opts.stats_interval
+            paths = topology.hologram_paths()
+            stats = [engine._sender.with_rung(s, paths) for s in await topology.collect_stats()]
+            engine._notify(lambda s=stats: engine.listener.on_stats(s))  # type: ignore[misc]
+
+
+async def _follow_topology(engine: CallEngine, msg: dict[str, Any]) -> None:
+    """A room for more than a mesh calls through the SFU from the start (room-state
+    ``topology``, docs/calls.md): the mesh made before the room-state gives way."""
+    if msg.get("type") != MessageType.ROOM_STATE or msg.get("topology") != "sfu":
+        return
+    if engine._topology is None or isinstance(engine._topology, SfuTopology):
+        return
+    old, engine._topology = engine._topology, _sfu(engine, engine._signaling)
+    await old.close("the call goes through the SFU")
+
+
+def _sfu(engine: CallEngine, signaling: SignalingClient | None) -> Topology:
+    """The topology of a group call through the SFU."""
+    assert signaling is not None
+    return SfuTopology(
+        engine.config.user_id,
+        engine._local,
+        engine,
+        signaling.send,
+        lambda: signaling.ice_servers,
+        engine._decode_pool,
+        local_audio=engine._local_audio,
+        peer_timeout=engine.options.peer_timeout,
+        tap=engine.tap,
+    )
 
 
 def _mesh(engine: CallEngine, signaling: SignalingClient) -> Topology:

@@ -212,7 +212,7 @@ class Peer:
 
         @pc.on("datachannel")
         def on_channel(channel: Any) -> None:
-            self._attach_channel(channel)
+            self.attach_channel(channel)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -249,8 +249,8 @@ class Peer:
                 )
             else:
                 hologram = pc.createDataChannel("hologram", ordered=False, maxRetransmits=0)
-            self._attach_channel(hologram)
-            self._attach_channel(pc.createDataChannel("control", ordered=True))
+            self.attach_channel(hologram)
+            self.attach_channel(pc.createDataChannel("control", ordered=True))
         else:
             # after setRemoteDescription(offer): addTrack reuses the offered transceivers
             if local_audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
@@ -260,7 +260,7 @@ class Peer:
                 pc.addTrack(self.video_track)
             self.screen.add_transceiver(pc, offerer=False)
 
-    def _attach_channel(self, channel: Any) -> None:
+    def attach_channel(self, channel: Any) -> None:
         label = channel.label
         if label == "hologram":
             self.hologram = channel

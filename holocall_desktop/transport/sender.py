@@ -122,8 +122,9 @@ class HologramSender:
         if self._wake is not None:
             self._wake.set()
 
-    async def run(self, topology: Topology, sending: Callable[[], bool]) -> None:
-        """Encode and send each offered frame while ``sending()`` (we send a hologram)."""
+    async def run(self, current: Callable[[], Topology], sending: Callable[[], bool]) -> None:
+        """Encode and send each offered frame while ``sending()`` (we send a hologram), through
+        the ``current()`` topology (the room-state may replace the first one)."""
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         while True:
@@ -133,6 +134,7 @@ class HologramSender:
             if item is None or not sending():
                 continue
             frame, capture_time = item
+            topology = current()
             try:
                 if self.video:
                     if not topology.receivers(True):

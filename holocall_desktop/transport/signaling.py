@@ -170,7 +170,7 @@ async def acquire_tokens(session: aiohttp.ClientSession, config: CallConfig) -> 
             session,
             "POST",
             f"{base}/rooms",
-            {"userId": config.user_id, "maxUsers": config.max_peers + 1},
+            {"userId": config.user_id, "maxUsers": config.room_size or config.max_peers + 1},
         )
         if status != 201:
             raise SignalingError(f"could not create a room: {data.get('message', status)}")
