@@ -27,7 +27,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,6 +160,15 @@ class NetLab:
                 }
                 for way, d in self.directions.items()
             }
+
+    @contextlib.contextmanager
+    def inside(self, side: Side) -> Iterator[None]:
+        """The calling thread, and every process it starts meanwhile, in namespace ``side``."""
+        netns.pushns(self.names[side])
+        try:
+            yield
+        finally:
+            netns.popns()
 
     def command(self, side: Side, argv: Sequence[str]) -> list[str]:
         """``argv`` run inside namespace ``side``."""

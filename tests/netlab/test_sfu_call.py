@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns
 
 from holocall_desktop.netlab.call import JsonLinesProcess
 from holocall_desktop.netlab.lab import NetLab
@@ -31,12 +30,8 @@ PY = sys.executable
 @pytest.fixture
 def lab() -> Iterator[NetLab]:
     """This thread, and every process it starts, in the lab's namespace ``a``."""
-    with NetLab(seed=3) as lab:
-        netns.pushns(lab.names["a"])
-        try:
-            yield lab
-        finally:
-            netns.popns()
+    with NetLab(seed=3) as lab, lab.inside("a"):
+        yield lab
 
 
 def _received(p: JsonLinesProcess) -> dict[str, int]:

@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from pyroute2 import netns
 
 from holocall_desktop.netlab.lab import NetLab
 from holocall_desktop.server.app import SignalingServer
@@ -34,12 +33,8 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def namespace() -> Iterator[NetLab]:
     """This thread (the test's event loop, and what it starts) in a lab's namespace ``a``."""
-    with NetLab(seed=1) as lab:
-        netns.pushns(lab.names["a"])
-        try:
-            yield lab
-        finally:
-            netns.popns()
+    with NetLab(seed=1) as lab, lab.inside("a"):
+        yield lab
 
 
 @pytest.fixture
