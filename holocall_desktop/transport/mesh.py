@@ -38,7 +38,7 @@ from holocall_desktop.transport.api import (
 from holocall_desktop.transport.peer import LocalInfo, Peer
 from holocall_desktop.transport.screen import ScreenPath
 from holocall_desktop.transport.tap import StreamTap
-from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents
+from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents, seat_of
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class MeshTopology:
                 await self.drop(sender, f"negotiation failed: {exc}")
 
     async def _room_state(self, msg: dict[str, Any]) -> None:
-        self._my_seat = _seat(msg)
+        self._my_seat = seat_of(msg)
         others = [
             p
             for p in msg.get("participants", [])
@@ -138,13 +138,13 @@ class MeshTopology:
             and p["userId"] != self.user_id
         ]
         for p in others:
-            self._seats[p["userId"]] = _seat(p)
+            self._seats[p["userId"]] = seat_of(p)
         if msg.get("rejoined"):
             # we came back: offer to everyone we have no connection with (they will not see a
             # user-joined for us, so nobody else would start one)
             for p in others:
                 if p["userId"] not in self.peers and p.get("connected", True):
-                    await self._start_offer(p["userId"], _seat(p))
+                    await self._start_offer(p["userId"], seat_of(p))
 
     async def _user_left(self, user: str, reason: str) -> None:
         """The server's word on who left and why. If the connection to ``user`` had already
@@ -162,8 +162,8 @@ class MeshTopology:
         user = msg.get("userId")
         if not isinstance(user, str) or user == self.user_id:
             return
-        self._seats[user] = _seat(msg)
-        await self._start_offer(user, _seat(msg))
+        self._seats[user] = seat_of(msg)
+        await self._start_offer(user, seat_of(msg))
 
     async def _start_offer(self, user: str, seat: int) -> None:
         if len(self.peers) >= self.max_peers and user not in self.peers:
@@ -425,11 +425,6 @@ class MeshTopology:
         if self._own_voice is not None:
             self._own_voice.cancel()
             await asyncio.gather(self._own_voice, return_exceptions=True)
-
-
-def _seat(p: dict[str, Any]) -> int:
-    seat = p.get("seat")
-    return seat if isinstance(seat, int) else -1
 
 
 async def drain(track: Any) -> None:

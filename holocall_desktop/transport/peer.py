@@ -42,6 +42,7 @@ from holocall_desktop.transport.api import (
     PeerConnection,
     PeerStats,
     RemoteAnchor,
+    ScreenInfo,
 )
 from holocall_desktop.transport.camera import CameraPictures, video_use
 from holocall_desktop.transport.chat import ChatLink
@@ -143,6 +144,36 @@ def ice_configuration(servers: list[Any]) -> RTCConfiguration:
     return RTCConfiguration(iceServers=out, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
+class Heard(Protocol):
+    """What a participant's ``hello`` and ``consent`` told us, and its seat and connection."""
+
+    user_id: str
+    display_name: str
+    seat: int
+    mode: MediaMode
+    connection: PeerConnection
+    consent: wire.Consent
+    codec: str | None
+
+
+def participant_info(who: Heard, screen: ScreenInfo | None = None) -> ParticipantInfo:
+    """What the room shows of a participant (a :class:`Peer`, or a participant seen through the
+    SFU): ``who``'s user_id, display_name, seat, mode, connection, consent and codec."""
+    consent = who.consent
+    return ParticipantInfo(
+        user_id=who.user_id,
+        display_name=who.display_name,
+        seat=who.seat,
+        mode=who.mode,
+        connection=who.connection,
+        allows_audio_recording=bool(consent & wire.Consent.RECORD_AUDIO),
+        allows_hologram_recording=bool(consent & wire.Consent.RECORD_HOLOGRAM),
+        recording=bool(consent & wire.Consent.RECORDING),
+        codec=who.codec,
+        screen=screen,
+    )
+
+
 class Peer:
     def __init__(
         self,
@@ -212,7 +243,7 @@ class Peer:
 
         @pc.on("datachannel")
         def on_channel(channel: Any) -> None:
-            self.attach_channel(channel)
+            self._attach_channel(channel)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -243,14 +274,7 @@ class Peer:
             else:
                 pc.addTransceiver("video", direction="recvonly")
             self.screen.add_transceiver(pc, offerer=True)
-            if self.local.protect_holograms:
-                hologram = pc.createDataChannel(
-                    "hologram", ordered=False, maxPacketLifeTime=HOLOGRAM_LIFETIME_MS
-                )
-            else:
-                hologram = pc.createDataChannel("hologram", ordered=False, maxRetransmits=0)
-            self.attach_channel(hologram)
-            self.attach_channel(pc.createDataChannel("control", ordered=True))
+            self.add_channels()
         else:
             # after setRemoteDescription(offer): addTrack reuses the offered transceivers
             if local_audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
@@ -260,7 +284,19 @@ class Peer:
                 pc.addTrack(self.video_track)
             self.screen.add_transceiver(pc, offerer=False)
 
-    def attach_channel(self, channel: Any) -> None:
+    def add_channels(self) -> None:
+        """The offerer's ``hologram`` and ``control`` channels (also what the SFU topology
+        publishes)."""
+        if self.local.protect_holograms:
+            hologram = self.pc.createDataChannel(
+                "hologram", ordered=False, maxPacketLifeTime=HOLOGRAM_LIFETIME_MS
+            )
+        else:
+            hologram = self.pc.createDataChannel("hologram", ordered=False, maxRetransmits=0)
+        self._attach_channel(hologram)
+        self._attach_channel(self.pc.createDataChannel("control", ordered=True))
+
+    def _attach_channel(self, channel: Any) -> None:
         label = channel.label
         if label == "hologram":
             self.hologram = channel
@@ -337,18 +373,7 @@ class Peer:
     # ---- state -------------------------------------------------------------------------------
 
     def info(self) -> ParticipantInfo:
-        return ParticipantInfo(
-            user_id=self.user_id,
-            display_name=self.display_name,
-            seat=self.seat,
-            mode=self.mode,
-            connection=self.connection,
-            allows_audio_recording=bool(self.consent & wire.Consent.RECORD_AUDIO),
-            allows_hologram_recording=bool(self.consent & wire.Consent.RECORD_HOLOGRAM),
-            recording=bool(self.consent & wire.Consent.RECORDING),
-            codec=self.codec,
-            screen=self.screen.remote,
-        )
+        return participant_info(self, screen=self.screen.remote)
 
     def set_connection(self, state: PeerConnection) -> None:
         if self.connection != state:

@@ -40,11 +40,11 @@ from holocall_desktop.transport.api import (
     RemoteAvatar,
     RemoteFrame,
 )
-from holocall_desktop.transport.peer import HOLOGRAM_LIFETIME_MS, LocalInfo, Peer, ice_configuration
+from holocall_desktop.transport.peer import LocalInfo, Peer, ice_configuration
 from holocall_desktop.transport.screen import ScreenPath
 from holocall_desktop.transport.sfu_feed import Feed
 from holocall_desktop.transport.tap import StreamTap
-from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents
+from holocall_desktop.transport.topology import HologramPath, SendSignal, TopologyEvents, seat_of
 from holocall_desktop.transport.tracks import low_latency_receiver
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class SfuTopology:
             log.exception("handling %s failed", kind)
 
     async def _room_state(self, msg: dict[str, Any]) -> None:
-        self._my_seat = _seat(msg)
+        self._my_seat = seat_of(msg)
         for p in msg.get("participants", []):
             if isinstance(p, dict):
                 self._add_feed(p)
@@ -140,7 +140,7 @@ class SfuTopology:
         user = p.get("userId")
         if not isinstance(user, str) or user == self.user_id or user in self.feeds:
             return
-        feed = self.feeds[user] = Feed(user, _seat(p), self, self._pool, self.tap)
+        feed = self.feeds[user] = Feed(user, seat_of(p), self, self._pool, self.tap)
         self.events.participant_changed(feed.info())
 
     def _drop(self, user: str, reason: str) -> None:
@@ -161,14 +161,7 @@ class SfuTopology:
         up = self.up = Peer(UP, -1, True, self._ice_servers(), self.local, self, self._pool)
         if self._local_audio is not None:
             up.pc.addTrack(MediaRelay().subscribe(self._local_audio, buffered=False))
-        if self.local.protect_holograms:
-            channel = up.pc.createDataChannel(
-                "hologram", ordered=False, maxPacketLifeTime=HOLOGRAM_LIFETIME_MS
-            )
-        else:
-            channel = up.pc.createDataChannel("hologram", ordered=False, maxRetransmits=0)
-        up.attach_channel(channel)
-        up.attach_channel(up.pc.createDataChannel("control", ordered=True))
+        up.add_channels()
         # everyone up there is a HoloCall participant that reads what we send
         up.capabilities = wire.ALL_CAPABILITIES
         up.chat.hello(wire.ALL_CAPABILITIES)
@@ -395,8 +388,3 @@ class SfuTopology:
         down, self.down = self.down, None
         if down is not None:
             await down.close()
-
-
-def _seat(p: dict[str, Any]) -> int:
-    seat = p.get("seat")
-    return seat if isinstance(seat, int) else -1

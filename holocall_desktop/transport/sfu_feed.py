@@ -21,7 +21,7 @@ from holocall_desktop.model import DepthFrame
 from holocall_desktop.model.avatar import AvatarFrame
 from holocall_desktop.transport.api import MediaMode, ParticipantInfo, PeerConnection, RemoteAnchor
 from holocall_desktop.transport.chat import ChatLink
-from holocall_desktop.transport.peer import WIRE_TO_MODE
+from holocall_desktop.transport.peer import WIRE_TO_MODE, participant_info
 from holocall_desktop.transport.peerstats import PeerMetrics
 from holocall_desktop.transport.receiver import HologramReceiver
 from holocall_desktop.transport.tap import StreamTap
@@ -70,17 +70,7 @@ class Feed:
         self.receiver.tap = lambda kind, data: tap.offer(kind, user_id, self.consent, data)
 
     def info(self) -> ParticipantInfo:
-        return ParticipantInfo(
-            user_id=self.user_id,
-            display_name=self.display_name,
-            seat=self.seat,
-            mode=self.mode,
-            connection=self.connection,
-            allows_audio_recording=bool(self.consent & wire.Consent.RECORD_AUDIO),
-            allows_hologram_recording=bool(self.consent & wire.Consent.RECORD_HOLOGRAM),
-            recording=bool(self.consent & wire.Consent.RECORDING),
-            codec=self.codec,
-        )
+        return participant_info(self)
 
     def on_message(self, message: Any) -> None:
         """One message of the publisher's channel."""

@@ -33,6 +33,12 @@ from holocall_desktop.transport.screen import ScreenPath
 SendSignal = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
+def seat_of(p: dict[str, Any]) -> int:
+    """The ``seat`` of a room message or participant entry (-1 when it has none)."""
+    seat = p.get("seat")
+    return seat if isinstance(seat, int) else -1
+
+
 class TopologyEvents(Protocol):
     """What a topology reports (on the event loop)."""
 
